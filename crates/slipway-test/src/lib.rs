@@ -1,0 +1,36 @@
+//! Test support for Slipway: real components, started and stopped by the tests themselves.
+//!
+//! Nothing here fakes a component that can run on the machine. The registry is Docker
+//! Distribution itself; third-party readers are the real tools installed by
+//! `scripts/test-deps.sh`, found with [`tool`]. A missing tool panics with the install hint —
+//! a test never skips because its tool is absent.
+
+mod registry;
+mod tls;
+mod tools;
+
+pub use registry::{Registry, RegistryKind};
+pub use tls::TestCa;
+pub use tools::{repo_root, test_tools_dir, tool};
+
+/// A sha256 digest string (`sha256:<hex>`) of `bytes`, computed by `sha256sum`-equivalent code
+/// in the test harness, independent of the code under test.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    // Use the system's coreutils, not our own hashing, so tests check us against an outsider.
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum (coreutils) runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write to sha256sum");
+    let out = child.wait_with_output().expect("sha256sum finishes");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    format!("sha256:{}", text.split_whitespace().next().expect("a hash"))
+}
