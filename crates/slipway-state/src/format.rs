@@ -31,8 +31,9 @@ pub enum ParseError {
     },
     /// Written by a newer Slipway.
     #[error(
-        "it is in state format {found}{}, but this slipway {ours} reads formats {OLDEST_FORMAT} to {FORMAT}",
+        "it is in state format {found}{}, but this slipway {ours} reads {}",
         by.as_ref().map(|b| format!(" (written by {b})")).unwrap_or_default(),
+        readable_formats(),
         ours = env!("CARGO_PKG_VERSION"),
     )]
     Newer {
@@ -58,6 +59,14 @@ pub enum ParseError {
         /// What is wrong with it.
         message: String,
     },
+}
+
+fn readable_formats() -> String {
+    if OLDEST_FORMAT == FORMAT {
+        format!("format {FORMAT} only")
+    } else {
+        format!("formats {OLDEST_FORMAT} to {FORMAT}")
+    }
 }
 
 /// A dotted path to a field, as `slipway state get` would take it.
@@ -183,10 +192,7 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("format 7"), "{msg}");
         assert!(msg.contains("slipway 9.0.0"), "{msg}");
-        assert!(
-            msg.contains(&format!("formats {OLDEST_FORMAT} to {FORMAT}")),
-            "{msg}"
-        );
+        assert!(msg.contains(&readable_formats()), "{msg}");
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub enum StateError {
         path: PathBuf,
     },
     /// Its content is not a state document this Slipway can read.
-    #[error("state file `{}` is invalid", path.display())]
+    #[error("cannot use state file `{}`", path.display())]
     Parse {
         /// The file.
         path: PathBuf,

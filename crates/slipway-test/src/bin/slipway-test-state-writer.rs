@@ -3,6 +3,8 @@
 //! `slipway-test-state-writer STATE_FILE WRITER_ID COUNT` appends COUNT entries whose summary is
 //! `WRITER_ID/N`. With COUNT `forever` it appends `seq/N` entries, N one more than the highest
 //! already in the file, until killed (the crash test kills it with SIGKILL at random moments).
+#![allow(clippy::print_stderr)] // a test helper process reports on stderr
+
 use std::process::ExitCode;
 
 use chrono::Utc;

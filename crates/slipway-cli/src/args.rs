@@ -1,0 +1,212 @@
+//! Command-line types (clap derive). Raw values only; [`crate::settings`] resolves them with the
+//! environment and the config file.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use slipway_env as ev;
+
+/// Printed at the end of every `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  a gate or policy said no (scan failed, signature unverified, runner not allowed)
+  2  bad input or usage (the message names the file, flag or field)
+  3  an external system (registry, tool, network) failed after retries
+
+stdout carries data only (digests, values, JSON with --output-format json); logs, progress and
+errors go to stderr.";
+
+/// Slipway: build, scan, sign, push and promote container images from CI, without a daemon.
+#[derive(Debug, Parser)]
+#[command(
+    name = "slipway",
+    version,
+    about = "Build, scan, sign, push and promote container images from CI, without a Docker daemon",
+    after_help = EXIT_CODES_HELP,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command and step binary.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// State file shared by the steps [default: .slipway/state.json]
+    #[arg(long, global = true, value_name = "PATH", env = ev::SLIPWAY_STATE)]
+    pub state: Option<PathBuf>,
+
+    /// Configuration file [default: ./slipway.yaml when it exists]
+    #[arg(long, global = true, value_name = "PATH", env = ev::SLIPWAY_CONFIG)]
+    pub config: Option<PathBuf>,
+
+    /// Format of the data printed on stdout [default: human]
+    #[arg(long, global = true, value_enum, env = ev::SLIPWAY_OUTPUT_FORMAT)]
+    pub output_format: Option<OutputFormatArg>,
+
+    /// Print only errors and data
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More detail on stderr (-vv for debug logs)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Never draw progress bars (they are drawn only on a terminal anyway)
+    #[arg(long, global = true, env = ev::SLIPWAY_NO_PROGRESS, value_parser = BoolishValueParser::new())]
+    pub no_progress: bool,
+
+    /// Colour on stderr; NO_COLOR disables it in `auto` [default: auto]
+    #[arg(long, global = true, value_enum, env = ev::SLIPWAY_COLOR)]
+    pub color: Option<ColorArg>,
+}
+
+/// `--output-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormatArg {
+    /// Text for people.
+    Human,
+    /// JSON for programs.
+    Json,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// When stderr is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The commands of `slipway`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build images from Go, Rust or prebuilt binaries into an OCI layout (slipway-build)
+    Build(PendingArgs),
+    /// Write SBOMs and gate on vulnerability scan results (slipway-scan-sbom)
+    ScanSbom(PendingArgs),
+    /// Sign images and attach attestations, cosign-compatible (slipway-sign)
+    Sign(PendingArgs),
+    /// Push images, signatures and attestations to a registry (slipway-push)
+    Push(PendingArgs),
+    /// Promote a gated, verified digest to production tags; roll back (slipway-promote)
+    Promote(PendingArgs),
+    /// Verify signatures and attestations of an image
+    Verify(PendingArgs),
+    /// Read, check, merge and export the state file
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Runner fingerprint, allowlist check and bootstrap
+    #[command(subcommand)]
+    Runner(RunnerCommand),
+}
+
+/// Arguments of a command that is not implemented yet: taken as they come, so the answer is
+/// always the same plain "not implemented" whatever was passed.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PendingArgs {
+    /// Arguments of the command
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<OsString>,
+}
+
+/// `slipway state ...`
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Print a summary of the state file (JSON: the whole file)
+    Show(ShowArgs),
+    /// Print one value, raw, for shell use: `slipway state get images.hello.index.digest`
+    Get(GetArgs),
+    /// Check that a file is a valid state file this slipway can read
+    Validate(ValidateArgs),
+    /// Merge the state files of parallel (matrix) jobs into one
+    Merge(MergeArgs),
+    /// Publish state values as CI outputs: `slipway state output digest=images.hello.index.digest`
+    Output(OutputArgs),
+}
+
+/// `slipway state show`
+#[derive(Debug, Clone, Args)]
+pub struct ShowArgs {
+    /// Also append the summary (markdown) to the CI job summary
+    #[arg(long)]
+    pub summary: bool,
+}
+
+/// `slipway state get`
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Paths: keys separated by `.`; quote keys that contain dots, index arrays with [N]:
+  slipway state get images.hello.index.digest
+  slipway state get 'images.hello.platforms.linux/amd64.manifest.digest'
+  slipway state get 'images.\"ghcr.io/acme/app\".layout'
+  slipway state get 'steps[0].outcome'
+Strings print raw (no quotes), other values as JSON.")]
+pub struct GetArgs {
+    /// Path of the value, e.g. images.hello.index.digest
+    #[arg(value_name = "KEY.PATH")]
+    pub path: String,
+}
+
+/// `slipway state validate`
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// File to check [default: the state file]
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// `slipway state merge`
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// State files to merge (e.g. downloaded from each matrix job)
+    #[arg(value_name = "FILE", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Where to write the result [default: the state file]
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+}
+
+/// `slipway state output`
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// NAME=KEY.PATH pairs; objects and arrays are published as one-line JSON
+    #[arg(value_name = "NAME=KEY.PATH", required = true)]
+    pub pairs: Vec<String>,
+}
+
+/// `slipway runner ...`
+#[derive(Debug, Subcommand)]
+pub enum RunnerCommand {
+    /// Print this machine's hardware fingerprint
+    Fingerprint(PendingArgs),
+    /// Check this machine against the runner allowlist
+    Check(PendingArgs),
+    /// Register this machine as a self-hosted GitHub Actions runner
+    Bootstrap(PendingArgs),
+}
+
+/// A step binary (`slipway-build`, ...): global options plus the step's own.
+#[derive(Debug, Parser)]
+#[command(version, after_help = EXIT_CODES_HELP, max_term_width = 100)]
+pub struct StepCli<A: Args> {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The step's own arguments.
+    #[command(flatten)]
+    pub args: A,
+}

@@ -1,0 +1,4 @@
+//! `slipway`: the umbrella command.
+fn main() -> std::process::ExitCode {
+    slipway_cli::main()
+}

@@ -1,0 +1,146 @@
+//! What every command gets: settings, printer, CI outputs, the state file — and the step
+//! protocol: run, record the outcome in the state's step log, publish outputs and summary.
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+use slipway_ci::{Annotation, Ci, Env, Level};
+use slipway_state::{StateFile, Step, StepOutcome, StepRecord};
+use slipway_types::ExitClass;
+
+use crate::error::Failure;
+use crate::printer::Printer;
+use crate::settings::GlobalSettings;
+
+/// Everything a command needs.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Resolved global settings.
+    pub settings: GlobalSettings,
+    /// Output.
+    pub printer: Printer,
+    /// CI outputs.
+    pub ci: Ci,
+    /// The environment snapshot.
+    pub env: Env,
+    /// Working directory.
+    pub cwd: PathBuf,
+}
+
+/// What a step reports when it succeeds.
+#[derive(Debug, Clone, Default)]
+pub struct StepReport {
+    /// One line for the step log and stderr.
+    pub summary: String,
+    /// CI outputs (name, value).
+    pub outputs: Vec<(String, String)>,
+    /// Markdown for the CI job summary.
+    pub markdown: Option<String>,
+    /// Data for stdout in human mode.
+    pub human: Option<String>,
+    /// Data for stdout in JSON mode.
+    pub json: Option<serde_json::Value>,
+}
+
+impl Context {
+    /// The state file.
+    pub fn state_file(&self) -> StateFile {
+        StateFile::new(&self.settings.state)
+    }
+
+    /// Registers a secret learnt at run time; on GitHub also tells the runner to mask it.
+    pub fn mask(&self, secret: &str) {
+        if let Some(cmd) = self.ci.mask(secret) {
+            self.printer.ci_command(&cmd);
+        }
+    }
+
+    /// Prints an annotation (a workflow command on GitHub).
+    pub fn annotate(&self, a: &Annotation) {
+        let line = self.ci.annotation_line(a);
+        if self.ci.kind() == slipway_ci::CiKind::Github {
+            self.printer.ci_command(&line);
+        } else if a.level == Level::Error {
+            // Errors are printed by the failure renderer already.
+        } else {
+            self.printer.warn(&line);
+        }
+    }
+
+    /// Publishes outputs, warning about any that CI cannot carry.
+    pub fn publish(&self, outputs: &[(String, String)]) -> Result<(), Failure> {
+        for (name, value) in outputs {
+            let warning = self.ci.set_output(name, value).map_err(|e| {
+                Failure::wrap(ExitClass::Usage, e)
+                    .with_hint("check the CI output file paths and permissions")
+            })?;
+            if let Some(w) = warning {
+                self.printer.warn(&w);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` as `step`: records the outcome in the step log of `state` (with the run's
+    /// metadata), then publishes outputs and summary and prints the data.
+    pub fn run_step(
+        &self,
+        step: Step,
+        state: &StateFile,
+        f: impl FnOnce(&Context) -> Result<StepReport, Failure>,
+    ) -> Result<(), Failure> {
+        let started = Utc::now();
+        let result = f(self);
+        let finished = Utc::now();
+        let (outcome, summary) = match &result {
+            Ok(r) => (StepOutcome::Ok, r.summary.clone()),
+            Err(e) if e.class == ExitClass::Denied => (StepOutcome::Denied, e.chain().join(": ")),
+            Err(e) => (StepOutcome::Failed, e.chain().join(": ")),
+        };
+        let run = slipway_ci::run_info(&self.env, &self.cwd);
+        let record = StepRecord {
+            step,
+            outcome,
+            started,
+            finished,
+            version: slipway_state::writer_id(),
+            job: run.job.clone(),
+            summary: Some(self.printer.redactor().redact(&summary).into_owned()),
+        };
+        let recorded = state.update(|s| {
+            if s.run.is_none() {
+                s.run = Some(run);
+            }
+            s.steps.push(record);
+        });
+        let report = match (result, recorded) {
+            (Err(e), _) => {
+                if self.ci.kind() == slipway_ci::CiKind::Github {
+                    let a = Annotation {
+                        title: Some(format!("slipway {}", step.name())),
+                        ..Annotation::new(Level::Error, e.chain().join(": "))
+                    };
+                    self.annotate(&a);
+                }
+                return Err(e);
+            }
+            (Ok(_), Err(e)) => return Err(e.into()),
+            (Ok(r), Ok(())) => r,
+        };
+        self.publish(&report.outputs)?;
+        if let Some(md) = &report.markdown {
+            self.ci
+                .append_summary(md)
+                .map_err(|e| Failure::wrap(ExitClass::Usage, e))?;
+        }
+        if self.settings.json() {
+            if let Some(j) = &report.json {
+                self.printer.json(j);
+            }
+        } else if let Some(h) = &report.human {
+            self.printer.data(h);
+        }
+        self.printer.info(&report.summary);
+        Ok(())
+    }
+}

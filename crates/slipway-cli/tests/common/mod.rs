@@ -1,0 +1,97 @@
+//! Helpers for running the real binaries.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use slipway_state::{Descriptor, Image, PlatformImage, State, StateFile};
+use slipway_types::Digest;
+
+/// A command for binary `bin` (`slipway`, `slipway-build`, ...) in `cwd`, with a clean
+/// environment: no CI variables leak in from the machine running the tests.
+pub fn cmd(bin: &str, cwd: &Path) -> Command {
+    let path = match bin {
+        "slipway" => env!("CARGO_BIN_EXE_slipway"),
+        "slipway-build" => env!("CARGO_BIN_EXE_slipway-build"),
+        "slipway-scan-sbom" => env!("CARGO_BIN_EXE_slipway-scan-sbom"),
+        "slipway-sign" => env!("CARGO_BIN_EXE_slipway-sign"),
+        "slipway-push" => env!("CARGO_BIN_EXE_slipway-push"),
+        "slipway-promote" => env!("CARGO_BIN_EXE_slipway-promote"),
+        other => panic!("unknown binary {other}"),
+    };
+    let mut c = Command::new(path);
+    c.current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1");
+    c
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().expect("exited normally"),
+            stdout: String::from_utf8(o.stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(o.stderr).expect("utf-8 stderr"),
+        }
+    }
+}
+
+impl Run {
+    /// Exit code, stdout and stderr in one block for snapshots, with `dir` replaced by `[DIR]`.
+    pub fn snapshot(&self, dir: &Path) -> String {
+        let d = dir.display().to_string();
+        format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            self.code,
+            self.stdout.replace(&d, "[DIR]"),
+            self.stderr.replace(&d, "[DIR]")
+        )
+    }
+}
+
+pub fn run(c: &mut Command) -> Run {
+    c.output().expect("binary runs").into()
+}
+
+pub fn digest(n: u8) -> Digest {
+    Digest::sha256_from_bytes(&[n; 32])
+}
+
+/// A state as one matrix job of a build would leave it: image `hello`, one platform.
+pub fn one_platform_state(platform: &str, n: u8) -> State {
+    let mut s = State::default();
+    let mut image = Image {
+        layout: Some(format!("oci-{}", platform.replace('/', "-"))),
+        layout_ref: Some("hello".into()),
+        ..Image::default()
+    };
+    image.platforms.insert(
+        platform.parse().unwrap(),
+        PlatformImage {
+            manifest: Descriptor {
+                media_type: "application/vnd.oci.image.manifest.v1+json"
+                    .parse()
+                    .unwrap(),
+                digest: digest(n),
+                size: 400 + u64::from(n),
+            },
+            config: Some(digest(n + 100)),
+            layout: None,
+            binaries: vec![],
+        },
+    );
+    s.images.insert("hello".into(), image);
+    s
+}
+
+pub fn write_state(path: &Path, state: State) -> PathBuf {
+    StateFile::new(path).replace(state).unwrap();
+    path.to_path_buf()
+}
