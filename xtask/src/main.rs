@@ -1,6 +1,8 @@
 //! `cargo xtask gen [--check]`: regenerates the files derived from code.
 //!
-//! - `schemas/state.schema.json` from the state model.
+//! - `schemas/state.schema.json` from the state model;
+//! - `docs/reference/cli.md` from the clap definitions;
+//! - `docs/reference/env.md` from the environment variable list.
 //!
 //! With `--check` nothing is written; the command fails listing the files that are stale.
 #![allow(clippy::print_stderr)]
@@ -16,10 +18,20 @@ fn root() -> PathBuf {
 }
 
 fn generated() -> Vec<(PathBuf, String)> {
-    vec![(
-        root().join("schemas/state.schema.json"),
-        slipway_state::schema_json(),
-    )]
+    vec![
+        (
+            root().join("schemas/state.schema.json"),
+            slipway_state::schema_json(),
+        ),
+        (
+            root().join("docs/reference/cli.md"),
+            slipway_cli::reference::cli_markdown(),
+        ),
+        (
+            root().join("docs/reference/env.md"),
+            slipway_cli::reference::env_markdown(),
+        ),
+    ]
 }
 
 fn main() -> ExitCode {

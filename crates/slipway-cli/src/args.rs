@@ -43,15 +43,15 @@ pub struct Cli {
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// State file shared by the steps [default: .slipway/state.json]
-    #[arg(long, global = true, value_name = "PATH", env = ev::SLIPWAY_STATE)]
+    #[arg(long, global = true, value_name = "PATH", env = ev::SLIPWAY_STATE, hide_env_values = true)]
     pub state: Option<PathBuf>,
 
     /// Configuration file [default: ./slipway.yaml when it exists]
-    #[arg(long, global = true, value_name = "PATH", env = ev::SLIPWAY_CONFIG)]
+    #[arg(long, global = true, value_name = "PATH", env = ev::SLIPWAY_CONFIG, hide_env_values = true)]
     pub config: Option<PathBuf>,
 
     /// Format of the data printed on stdout [default: human]
-    #[arg(long, global = true, value_enum, env = ev::SLIPWAY_OUTPUT_FORMAT)]
+    #[arg(long, global = true, value_enum, env = ev::SLIPWAY_OUTPUT_FORMAT, hide_env_values = true)]
     pub output_format: Option<OutputFormatArg>,
 
     /// Print only errors and data
@@ -63,11 +63,11 @@ pub struct GlobalArgs {
     pub verbose: u8,
 
     /// Never draw progress bars (they are drawn only on a terminal anyway)
-    #[arg(long, global = true, env = ev::SLIPWAY_NO_PROGRESS, value_parser = BoolishValueParser::new())]
+    #[arg(long, global = true, env = ev::SLIPWAY_NO_PROGRESS, hide_env_values = true, value_parser = BoolishValueParser::new())]
     pub no_progress: bool,
 
     /// Colour on stderr; NO_COLOR disables it in `auto` [default: auto]
-    #[arg(long, global = true, value_enum, env = ev::SLIPWAY_COLOR)]
+    #[arg(long, global = true, value_enum, env = ev::SLIPWAY_COLOR, hide_env_values = true)]
     pub color: Option<ColorArg>,
 }
 

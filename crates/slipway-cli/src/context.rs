@@ -144,3 +144,119 @@ impl Context {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::printer::Captured;
+    use slipway_ci::Redactor;
+
+    fn github_context(dir: &std::path::Path) -> (Context, Captured, Captured) {
+        let env = Env::from_pairs(
+            [
+                ("GITHUB_ACTIONS", "true".to_owned()),
+                ("GITHUB_OUTPUT", dir.join("out").display().to_string()),
+                (
+                    "GITHUB_STEP_SUMMARY",
+                    dir.join("summary").display().to_string(),
+                ),
+            ]
+            .map(|(k, v)| (k.to_owned(), v)),
+        );
+        let redactor = Redactor::default();
+        let (out, err) = (Captured::default(), Captured::default());
+        let printer = Printer::new(
+            Box::new(out.clone()),
+            Box::new(err.clone()),
+            false,
+            1,
+            redactor.clone(),
+        );
+        let settings = crate::settings::GlobalSettings::resolve(
+            &crate::args::GlobalArgs::default(),
+            &env,
+            dir,
+        )
+        .unwrap();
+        let ci = Ci::from_env(&env, None, &settings.state_dir(), redactor);
+        let ctx = Context {
+            settings,
+            printer,
+            ci,
+            env,
+            cwd: dir.to_path_buf(),
+        };
+        (ctx, out, err)
+    }
+
+    /// What the GitHub runner shows in the job log: it consumes `::add-mask::` commands (they
+    /// never appear) and replaces every masked value in later lines with `***`.
+    fn runner_log_view(raw: &str) -> (Vec<String>, Vec<String>) {
+        let mut masks = Vec::new();
+        let mut shown = Vec::new();
+        for line in raw.lines() {
+            if let Some(v) = line.strip_prefix("::add-mask::") {
+                masks.push(v.to_owned());
+                continue;
+            }
+            shown.push(line.to_owned());
+        }
+        (masks, shown)
+    }
+
+    #[test]
+    fn masked_values_never_reach_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, out, err) = github_context(dir.path());
+        let token = "ghs_runtimeTokenValue123";
+        // A token learnt at run time (e.g. a registry bearer token) goes through the masking API…
+        ctx.mask(token);
+        // …and then every way Slipway prints tries to show it.
+        ctx.printer.info(&format!("got token {token}"));
+        ctx.printer
+            .detail(&format!("Authorization: Bearer {token}"));
+        ctx.printer.warn(&format!("retrying with {token}"));
+        ctx.printer.data(&format!("value={token}"));
+        ctx.annotate(&Annotation::new(
+            Level::Warning,
+            format!("token {token} expires soon"),
+        ));
+        ctx.printer.failure(
+            &Failure::external(format!("registry refused {token}"))
+                .with_hint(format!("rotate {token}")),
+        );
+        ctx.ci
+            .append_summary(&format!("| token | {token} |"))
+            .unwrap();
+        tracing::subscriber::with_default(
+            tracing_subscriber::fmt()
+                .with_writer(ctx.printer.log_writer())
+                .finish(),
+            || tracing::info!("log line with {token}"),
+        );
+
+        // stdout never carries it.
+        assert!(!out.text().contains(token), "stdout: {}", out.text());
+        assert_eq!(out.text(), "value=***\n");
+        // stderr carries it only inside the mask command, which comes first and which the
+        // runner consumes without showing it.
+        let (masks, shown) = runner_log_view(&err.text());
+        assert_eq!(masks, [token]);
+        assert!(
+            err.text().starts_with(&format!("::add-mask::{token}\n")),
+            "the mask must be registered before anything else is printed"
+        );
+        for line in &shown {
+            assert!(!line.contains(token), "leaked in: {line}");
+        }
+        assert!(shown.iter().any(|l| l == "got token ***"));
+        assert!(
+            shown
+                .iter()
+                .any(|l| l == "::warning::token *** expires soon")
+        );
+        assert!(shown.iter().any(|l| l.contains("log line with ***")));
+        let summary = std::fs::read_to_string(dir.path().join("summary")).unwrap();
+        assert_eq!(summary, "| token | *** |\n");
+    }
+}

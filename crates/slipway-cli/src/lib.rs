@@ -10,6 +10,7 @@ pub mod commands;
 pub mod context;
 pub mod error;
 pub mod printer;
+pub mod reference;
 pub mod render;
 pub mod settings;
 
