@@ -4,7 +4,7 @@
 //! as variables. Slipway's outputs become `SLIPWAY_<NAME>` (upper case, `-` → `_`). Setting an
 //! output again replaces its line; the file is rewritten atomically.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 pub(crate) fn dotenv_key(name: &str) -> String {
@@ -34,17 +34,13 @@ pub(crate) fn set_dotenv(path: &Path, name: &str, value: &str) -> io::Result<Opt
         Some(l) => *l = line,
         None => lines.push(line),
     }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+    std::fs::create_dir_all(slipway_fs::parent_dir(path))?;
+    let mut text = String::new();
     for l in &lines {
-        writeln!(tmp, "{l}")?;
+        text.push_str(l);
+        text.push('\n');
     }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    slipway_fs::atomic_write(path, text.as_bytes())?;
     Ok(None)
 }
 

@@ -149,6 +149,8 @@ impl Context {
 mod tests {
     use super::*;
     use crate::printer::Captured;
+    use crate::settings::GlobalSettings;
+
     use slipway_ci::Redactor;
 
     fn github_context(dir: &std::path::Path) -> (Context, Captured, Captured) {
@@ -172,12 +174,8 @@ mod tests {
             1,
             redactor.clone(),
         );
-        let settings = crate::settings::GlobalSettings::resolve(
-            &crate::args::GlobalArgs::default(),
-            &env,
-            dir,
-        )
-        .unwrap();
+        let settings =
+            GlobalSettings::resolve(&crate::args::GlobalArgs::default(), &env, dir).unwrap();
         let ci = Ci::from_env(&env, None, &settings.state_dir(), redactor);
         let ctx = Context {
             settings,

@@ -7,8 +7,8 @@
 //! fsynced): a reader sees the old or the new version, never a torn one, and a writer killed at
 //! any moment leaves the previous version intact. Readers need no lock.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use slipway_types::{Diagnostic, ExitClass};
@@ -157,54 +157,16 @@ impl StateFile {
         self.write_locked(&mut state)
     }
 
-    fn dir(&self) -> PathBuf {
-        match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
-    }
-
-    fn lock(&self) -> Result<File, StateError> {
+    fn lock(&self) -> Result<slipway_fs::Lock, StateError> {
         let lock_path = self.lock_path();
-        let lock_err = |source| StateError::Lock {
+        let lock = slipway_fs::Lock::exclusive(&lock_path).map_err(|source| StateError::Lock {
             path: self.path.clone(),
-            lock: lock_path.clone(),
+            lock: lock_path,
             source,
-        };
-        fs::create_dir_all(self.dir()).map_err(lock_err)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(lock_err)?;
-        file.lock().map_err(lock_err)?;
-        // We hold the lock: any temp file left in the directory belongs to a writer that died.
-        self.remove_stale_temps();
-        Ok(file)
-    }
-
-    fn temp_prefix(&self) -> String {
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        format!(".{name}.")
-    }
-
-    fn remove_stale_temps(&self) {
-        let prefix = self.temp_prefix();
-        let Ok(entries) = fs::read_dir(self.dir()) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with(&prefix) && name.ends_with(".tmp") {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
+        })?;
+        // We hold the lock: any temp file left next to the state belongs to a writer that died.
+        slipway_fs::remove_stale_temps(&self.path);
+        Ok(lock)
     }
 
     fn write_locked(&self, state: &mut State) -> Result<(), StateError> {
@@ -217,27 +179,7 @@ impl StateFile {
         let mut bytes =
             serde_json::to_vec_pretty(state).map_err(|e| write_err(io::Error::other(e)))?;
         bytes.push(b'\n');
-        let dir = self.dir();
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&self.temp_prefix())
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(write_err)?;
-        tmp.write_all(&bytes).map_err(write_err)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            tmp.as_file()
-                .set_permissions(fs::Permissions::from_mode(0o644))
-                .map_err(write_err)?;
-        }
-        tmp.as_file().sync_all().map_err(write_err)?;
-        tmp.persist(&self.path).map_err(|e| write_err(e.error))?;
-        // Make the rename itself durable.
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        slipway_fs::atomic_write(&self.path, &bytes).map_err(write_err)
     }
 }
 
