@@ -8,6 +8,8 @@ use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use slipway_env as ev;
 
+use crate::commands;
+
 /// Printed at the end of every `--help`.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -95,23 +97,23 @@ pub enum ColorArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build images from Go, Rust or prebuilt binaries into an OCI layout (slipway-build)
-    Build(PendingArgs),
+    Build(commands::build::BuildArgs),
     /// Write SBOMs and gate on vulnerability scan results (slipway-scan-sbom)
-    ScanSbom(PendingArgs),
+    ScanSbom(commands::scan_sbom::ScanSbomArgs),
     /// Sign images and attach attestations, cosign-compatible (slipway-sign)
-    Sign(PendingArgs),
+    Sign(commands::sign::SignArgs),
     /// Push images, signatures and attestations to a registry (slipway-push)
-    Push(PendingArgs),
+    Push(commands::push::PushArgs),
     /// Promote a gated, verified digest to production tags; roll back (slipway-promote)
-    Promote(PendingArgs),
+    Promote(commands::promote::PromoteArgs),
     /// Verify signatures and attestations of an image
-    Verify(PendingArgs),
+    Verify(commands::verify::VerifyArgs),
     /// Read, check, merge and export the state file
     #[command(subcommand)]
     State(StateCommand),
     /// Runner fingerprint, allowlist check and bootstrap
     #[command(subcommand)]
-    Runner(RunnerCommand),
+    Runner(commands::runner::RunnerCommand),
 }
 
 /// Arguments of a command that is not implemented yet: taken as they come, so the answer is
@@ -186,17 +188,6 @@ pub struct OutputArgs {
     /// NAME=KEY.PATH pairs; objects and arrays are published as one-line JSON
     #[arg(value_name = "NAME=KEY.PATH", required = true)]
     pub pairs: Vec<String>,
-}
-
-/// `slipway runner ...`
-#[derive(Debug, Subcommand)]
-pub enum RunnerCommand {
-    /// Print this machine's hardware fingerprint
-    Fingerprint(PendingArgs),
-    /// Check this machine against the runner allowlist
-    Check(PendingArgs),
-    /// Register this machine as a self-hosted GitHub Actions runner
-    Bootstrap(PendingArgs),
 }
 
 /// A step binary (`slipway-build`, ...): global options plus the step's own.

@@ -48,6 +48,11 @@ impl Context {
         StateFile::new(&self.settings.state)
     }
 
+    /// Progress reporting for library calls: bars on a terminal, lines otherwise.
+    pub fn progress(&self) -> crate::progress::ConsoleProgress {
+        crate::progress::ConsoleProgress::new(self.settings.progress, &self.printer)
+    }
+
     /// Registers a secret learnt at run time; on GitHub also tells the runner to mask it.
     pub fn mask(&self, secret: &str) {
         if let Some(cmd) = self.ci.mask(secret) {

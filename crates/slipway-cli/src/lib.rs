@@ -10,6 +10,8 @@ pub mod commands;
 pub mod context;
 pub mod error;
 pub mod printer;
+pub mod progress;
+
 pub mod reference;
 pub mod render;
 pub mod settings;
@@ -24,7 +26,7 @@ pub use context::{Context, StepReport};
 pub use error::Failure;
 pub use printer::Printer;
 
-use args::{Cli, Command, GlobalArgs, PendingArgs, StepCli};
+use args::{Cli, Command, GlobalArgs, StepCli};
 use settings::GlobalSettings;
 
 /// The pipeline steps that have their own binary.
@@ -69,34 +71,41 @@ pub fn main_from(argv: impl IntoIterator<Item = OsString>, env: Env) -> ExitCode
     run(&cli.global, env, |ctx| commands::dispatch(ctx, cli.command))
 }
 
-/// Entry point of a step binary (`slipway-build`, ...).
+/// Entry point of a step binary (`slipway-build`, ...): the step's own arguments plus the
+/// global options, parsed with the step's clap definition under the binary's name.
 pub fn main_step(step: StepCommand) -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let parsed = match step {
+        StepCommand::Build => parse_step(step, argv).map(|(g, a)| (g, Command::Build(a))),
+        StepCommand::ScanSbom => parse_step(step, argv).map(|(g, a)| (g, Command::ScanSbom(a))),
+        StepCommand::Sign => parse_step(step, argv).map(|(g, a)| (g, Command::Sign(a))),
+        StepCommand::Push => parse_step(step, argv).map(|(g, a)| (g, Command::Push(a))),
+        StepCommand::Promote => parse_step(step, argv).map(|(g, a)| (g, Command::Promote(a))),
+    };
+    match parsed {
+        Ok((global, command)) => run(&global, Env::from_process(), |ctx| {
+            commands::dispatch(ctx, command)
+        }),
+        Err(e) => clap_exit(&e),
+    }
+}
+
+fn parse_step<A: clap::Args + FromArgMatches>(
+    step: StepCommand,
+    argv: Vec<OsString>,
+) -> Result<(GlobalArgs, A), clap::Error> {
     let bin = format!("slipway-{}", step.name());
     let about = Cli::command()
         .find_subcommand(step.name())
         .and_then(|c| c.get_about().map(ToString::to_string))
         .unwrap_or_default();
-    let cmd = StepCli::<PendingArgs>::command()
+    let cmd = StepCli::<A>::command()
         .name(bin.clone())
         .bin_name(bin)
         .about(about);
-    let parsed = cmd
-        .try_get_matches_from(std::env::args_os())
-        .and_then(|m| StepCli::<PendingArgs>::from_arg_matches(&m));
-    let cli = match parsed {
-        Ok(c) => c,
-        Err(e) => return clap_exit(&e),
-    };
-    let command = match step {
-        StepCommand::Build => Command::Build(cli.args),
-        StepCommand::ScanSbom => Command::ScanSbom(cli.args),
-        StepCommand::Sign => Command::Sign(cli.args),
-        StepCommand::Push => Command::Push(cli.args),
-        StepCommand::Promote => Command::Promote(cli.args),
-    };
-    run(&cli.global, Env::from_process(), |ctx| {
-        commands::dispatch(ctx, command)
-    })
+    let m = cmd.try_get_matches_from(argv)?;
+    let cli = StepCli::<A>::from_arg_matches(&m)?;
+    Ok((cli.global, cli.args))
 }
 
 fn clap_exit(e: &clap::Error) -> ExitCode {

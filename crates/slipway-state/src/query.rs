@@ -253,7 +253,7 @@ mod tests {
     fn errors_say_what_exists() {
         let d = doc();
         let e = get(&d, "images.nope.layout").unwrap_err().to_string();
-        assert_eq!(e, "`images` has no key `nope`; it has: hello, ghcr.io/x");
+        assert_eq!(e, "`images` has no key `nope`; it has: ghcr.io/x, hello");
         let e = get(&d, "steps[5]").unwrap_err().to_string();
         assert!(
             e.contains("no element [5]") && e.contains("2 elements"),

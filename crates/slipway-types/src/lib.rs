@@ -10,6 +10,8 @@ mod diag;
 mod digest;
 mod media_type;
 mod platform;
+pub mod progress;
+
 mod reference;
 mod secret;
 
@@ -17,6 +19,8 @@ pub use diag::{Diagnostic, ExitClass};
 pub use digest::{Digest, DigestAlgorithm, DigestError};
 pub use media_type::{MediaType, MediaTypeError};
 pub use platform::{Platform, PlatformError};
+pub use progress::{NoProgress, Progress};
+
 pub use reference::{Reference, ReferenceError, Repository, Tag, TagError, sanitize_tag};
 pub use secret::{Secret, redact_url};
 

@@ -1,30 +1,29 @@
-//! Commands. Each takes the [`Context`] and its own arguments.
+//! Commands. Each module owns its arguments (`…Args`, clap derive) and its `run`.
 
-mod pending;
+pub mod build;
+pub(crate) mod pending;
+pub mod promote;
+pub mod push;
+pub mod runner;
+pub mod scan_sbom;
+pub mod sign;
 mod state;
+pub mod verify;
 
 use crate::Context;
-use crate::args::{Command, RunnerCommand};
+use crate::args::Command;
 use crate::error::Failure;
 
 /// Runs a parsed command.
 pub fn dispatch(ctx: &Context, command: Command) -> Result<(), Failure> {
     match command {
-        Command::Build(_) => pending::not_implemented("slipway-build (slipway build)"),
-        Command::ScanSbom(_) => pending::not_implemented("slipway-scan-sbom (slipway scan-sbom)"),
-        Command::Sign(_) => pending::not_implemented("slipway-sign (slipway sign)"),
-        Command::Push(_) => pending::not_implemented("slipway-push (slipway push)"),
-        Command::Promote(_) => pending::not_implemented("slipway-promote (slipway promote)"),
-        Command::Verify(_) => pending::not_implemented("slipway verify"),
-        Command::Runner(RunnerCommand::Fingerprint(_)) => {
-            pending::not_implemented("slipway runner fingerprint")
-        }
-        Command::Runner(RunnerCommand::Check(_)) => {
-            pending::not_implemented("slipway runner check")
-        }
-        Command::Runner(RunnerCommand::Bootstrap(_)) => {
-            pending::not_implemented("slipway runner bootstrap")
-        }
-        Command::State(cmd) => state::run(ctx, cmd),
+        Command::Build(a) => build::run(ctx, a),
+        Command::ScanSbom(a) => scan_sbom::run(ctx, a),
+        Command::Sign(a) => sign::run(ctx, a),
+        Command::Push(a) => push::run(ctx, a),
+        Command::Promote(a) => promote::run(ctx, a),
+        Command::Verify(a) => verify::run(ctx, a),
+        Command::Runner(c) => runner::run(ctx, c),
+        Command::State(c) => state::run(ctx, c),
     }
 }

@@ -1,12 +1,25 @@
 //! The typed model of `slipway.yaml`.
 //!
-//! Each step owns its section; sections are added by the step that reads them. Unknown keys
-//! are rejected everywhere.
+//! Each step owns its section, in its own module; unknown keys are rejected everywhere.
 
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+
+mod build;
+mod promote;
+mod push;
+mod runners;
+mod scan;
+mod sign;
+
+pub use build::*;
+pub use promote::*;
+pub use push::*;
+pub use runners::*;
+pub use scan::*;
+pub use sign::*;
 
 /// The newest config format this Slipway understands.
 pub const CONFIG_VERSION: u32 = 1;
@@ -33,6 +46,27 @@ pub struct Config {
     /// Where CI outputs go.
     #[serde(default)]
     pub ci: Option<CiConfig>,
+    /// Images to build (`slipway-build`).
+    #[serde(default)]
+    pub images: Vec<ImageConfig>,
+    /// Scanning and SBOM settings (`slipway-scan-sbom`).
+    #[serde(default)]
+    pub scan: Option<ScanConfig>,
+    /// Gate policies.
+    #[serde(default)]
+    pub policy: Option<PolicyConfig>,
+    /// Signing settings (`slipway-sign`, `slipway verify`).
+    #[serde(default)]
+    pub sign: Option<SignConfig>,
+    /// Push settings (`slipway-push`).
+    #[serde(default)]
+    pub push: Option<PushConfig>,
+    /// Promotion settings (`slipway-promote`).
+    #[serde(default)]
+    pub promote: Option<PromoteConfig>,
+    /// Runner binding policy.
+    #[serde(default)]
+    pub runners: Option<RunnersConfig>,
 }
 
 /// CI output settings.
