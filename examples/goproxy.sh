@@ -12,8 +12,17 @@ out=${1:-$here/../target/goproxy}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 python3 - "$here/go-modules" "$out" <<'PY'
-import os, sys, zipfile, json
+import os, sys, zipfile, json, tempfile
 src, out = sys.argv[1], sys.argv[2]
+
+def put(path, data):
+    # Concurrent runs (parallel tests) each write a private temp file and rename it into place.
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.tmp-')
+    with os.fdopen(fd, 'wb') as f:
+        f.write(data)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
 for entry in sorted(os.listdir(src)):
     module_dir = os.path.join(src, entry)
     mod, version = entry.rsplit('@', 1)
@@ -24,12 +33,12 @@ for entry in sorted(os.listdir(src)):
     module = declared
     vdir = os.path.join(out, module, '@v')
     os.makedirs(vdir, exist_ok=True)
-    with open(os.path.join(vdir, f'{version}.mod'), 'w') as f:
-        f.write(gomod)
-    with open(os.path.join(vdir, f'{version}.info'), 'w') as f:
-        json.dump({"Version": version, "Time": "2024-01-01T00:00:00Z"}, f)
+    put(os.path.join(vdir, f'{version}.mod'), gomod.encode())
+    put(os.path.join(vdir, f'{version}.info'), json.dumps({"Version": version, "Time": "2024-01-01T00:00:00Z"}).encode())
     zpath = os.path.join(vdir, f'{version}.zip')
-    with zipfile.ZipFile(zpath + '.tmp', 'w', zipfile.ZIP_DEFLATED) as z:
+    fd, ztmp = tempfile.mkstemp(dir=vdir, prefix='.tmp-')
+    os.close(fd)
+    with zipfile.ZipFile(ztmp, 'w', zipfile.ZIP_DEFLATED) as z:
         for root, _, files in sorted(os.walk(module_dir)):
             for name in sorted(files):
                 full = os.path.join(root, name)
@@ -38,13 +47,9 @@ for entry in sorted(os.listdir(src)):
                 info.external_attr = 0o644 << 16
                 with open(full, 'rb') as fh:
                     z.writestr(info, fh.read(), zipfile.ZIP_DEFLATED)
-    os.replace(zpath + '.tmp', zpath)
-    versions = set()
-    lst = os.path.join(vdir, 'list')
-    if os.path.exists(lst):
-        versions |= set(open(lst).read().split())
-    versions.add(version)
-    with open(lst, 'w') as f:
-        f.write(''.join(v + '\n' for v in sorted(versions)))
+    os.chmod(ztmp, 0o644)
+    os.replace(ztmp, zpath)
+    versions = {v for v in os.listdir(vdir) if v.endswith('.info')}
+    put(os.path.join(vdir, 'list'), ''.join(v[:-5] + '\n' for v in sorted(versions)).encode())
 PY
 echo "file://$out"

@@ -335,6 +335,31 @@ impl Layout {
         })
     }
 
+    /// Points several names at descriptors in one `index.json` update (see [`Layout::set_ref`]).
+    pub fn set_refs(&self, refs: &[(String, Descriptor)]) -> Result<(), OciError> {
+        let mut entries = Vec::new();
+        for (name, desc) in refs {
+            let digest = convert::descriptor_digest(desc)?;
+            if !self.has_blob(&digest) {
+                return Err(OciError::BlobMissing {
+                    layout: self.root.clone(),
+                    digest,
+                });
+            }
+            let mut entry = desc.clone();
+            convert::annotate(&mut entry, REF_NAME, name);
+            entries.push((name.clone(), entry));
+        }
+        self.update_index(|manifests| {
+            manifests.retain(|d| {
+                !entries
+                    .iter()
+                    .any(|(n, _)| convert::annotation(d, REF_NAME) == Some(n.as_str()))
+            });
+            manifests.extend(entries.into_iter().map(|(_, e)| e));
+        })
+    }
+
     /// Removes the entry named `name`, if any.
     pub fn remove_ref(&self, name: &str) -> Result<(), OciError> {
         self.update_index(|manifests| {
