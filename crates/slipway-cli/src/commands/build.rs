@@ -112,8 +112,29 @@ pub fn run(ctx: &Context, args: BuildArgs) -> Result<(), Failure> {
         ))
         .with_hint("select one with --image NAME"));
     }
+    warn_if_not_ignored(ctx, &specs);
     let state = ctx.state_file();
     ctx.run_step(Step::Build, &state, |ctx| build_all(ctx, &args, &specs))
+}
+
+/// Go stamps `vcs.modified=true` into binaries built from a tree with untracked files, so a
+/// state directory git does not ignore makes the second build differ from the first.
+fn warn_if_not_ignored(ctx: &Context, specs: &[ImageSpec]) {
+    for spec in specs {
+        let BuilderSpec::Go(go) = &spec.builder else { continue };
+        let state_dir = ctx.settings.state_dir();
+        let Ok(out) = Command::new("git").current_dir(&go.dir).arg("check-ignore").arg("-q").arg(&state_dir).output() else {
+            return;
+        };
+        // 0: ignored; 1: not ignored; 128: not a git repository (nothing to worry about).
+        if out.status.code() == Some(1) {
+            ctx.printer.warn(&format!(
+                "`{}` is not ignored by git: Go marks binaries built from this tree as modified (vcs.modified=true), so rebuilds will differ; add it to .gitignore",
+                ctx.settings.display_path(&ctx.cwd, &state_dir)
+            ));
+            return;
+        }
+    }
 }
 
 fn build_all(ctx: &Context, args: &BuildArgs, specs: &[ImageSpec]) -> Result<StepReport, Failure> {
