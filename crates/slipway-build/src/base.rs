@@ -301,7 +301,7 @@ impl Base {
     }
 }
 
-fn pick<'a>(want: &Platform, candidates: &[(Platform, &'a Descriptor)]) -> Option<Descriptor> {
+fn pick(want: &Platform, candidates: &[(Platform, &Descriptor)]) -> Option<Descriptor> {
     let same_arch: Vec<&(Platform, &Descriptor)> = candidates
         .iter()
         .filter(|(p, _)| p.os() == want.os() && p.architecture() == want.architecture())

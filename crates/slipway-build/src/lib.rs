@@ -299,8 +299,11 @@ pub fn build_image(
             });
         }
     }
+    let started = std::time::Instant::now();
     let base = base::Base::open(&spec.base, &spec.platforms, opts.puller, &opts.cache_dir)?;
+    tracing::debug!(image = %spec.name, elapsed = ?started.elapsed(), "base opened");
     let binaries = produce(spec, opts)?;
+    tracing::debug!(image = %spec.name, elapsed = ?started.elapsed(), "binaries ready");
     let mut manifests = Vec::new();
     let mut platforms = BTreeMap::new();
     for bin in binaries {
@@ -370,6 +373,7 @@ pub fn build_image(
             .map(|(p, m)| (platform_ref(&spec.name, p), m.descriptor())),
     );
     layout.set_refs(&refs)?;
+    tracing::debug!(image = %spec.name, elapsed = ?started.elapsed(), "image named in the layout");
     Ok(BuiltImage {
         name: spec.name.clone(),
         index: state_descriptor(&index),

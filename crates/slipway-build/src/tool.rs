@@ -35,7 +35,7 @@ pub fn display(cmd: &Command) -> String {
             .to_string_lossy()
             .into_owned(),
     ];
-    parts.extend(cmd.get_args().map(|a| shell_word(a)));
+    parts.extend(cmd.get_args().map(shell_word));
     parts.join(" ")
 }
 

@@ -99,6 +99,7 @@ pub enum ColorArg {
 
 /// The commands of `slipway`.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub enum Command {
     /// Build images from Go, Rust or prebuilt binaries into an OCI layout (slipway-build)
     Build(commands::build::BuildArgs),

@@ -29,14 +29,13 @@ fn unimplemented_steps_say_so_exit_2_and_touch_nothing() {
     write_state(&state, one_platform_state("linux/amd64", 1));
     let before = std::fs::read(&state).unwrap();
     for (bin, args) in [
-        ("slipway-build", vec![]),
         ("slipway-scan-sbom", vec!["--anything", "x"]),
         ("slipway-sign", vec![]),
         ("slipway-push", vec![]),
         ("slipway-promote", vec![]),
         ("slipway", vec!["verify", "ref"]),
         ("slipway", vec!["runner", "fingerprint"]),
-        ("slipway", vec!["build"]),
+        ("slipway", vec!["push", "--to", "x"]),
     ] {
         let r = run(cmd(bin, dir.path()).args(&args));
         assert_eq!(r.code, 2, "{bin} {args:?}: {}", r.stderr);

@@ -110,7 +110,7 @@ pub fn build(
     }
     let mut ldflags = vec!["-s".to_owned(), "-w".to_owned(), "-buildid=".to_owned()];
     ldflags.extend(spec.ldflags.iter().map(|f| vars.apply(f)));
-    let queue = Mutex::new(platforms.iter().cloned().collect::<Vec<_>>());
+    let queue = Mutex::new(platforms.to_vec());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..threads.clamp(1, platforms.len().max(1)) {

@@ -121,9 +121,17 @@ pub fn run(ctx: &Context, args: BuildArgs) -> Result<(), Failure> {
 /// state directory git does not ignore makes the second build differ from the first.
 fn warn_if_not_ignored(ctx: &Context, specs: &[ImageSpec]) {
     for spec in specs {
-        let BuilderSpec::Go(go) = &spec.builder else { continue };
+        let BuilderSpec::Go(go) = &spec.builder else {
+            continue;
+        };
         let state_dir = ctx.settings.state_dir();
-        let Ok(out) = Command::new("git").current_dir(&go.dir).arg("check-ignore").arg("-q").arg(&state_dir).output() else {
+        let Ok(out) = Command::new("git")
+            .current_dir(&go.dir)
+            .arg("check-ignore")
+            .arg("-q")
+            .arg(&state_dir)
+            .output()
+        else {
             return;
         };
         // 0: ignored; 1: not ignored; 128: not a git repository (nothing to worry about).
