@@ -70,7 +70,7 @@ pub struct BuildArgs {
     #[arg(long, value_enum)]
     pub compression: Option<CompressionArg>,
 
-    /// Compression level (gzip 1-12, default 6; zstd 1-19, default 3)
+    /// Compression level (gzip 1-12, default 4; zstd 1-19, default 3)
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub level: Option<i32>,
 
@@ -385,7 +385,7 @@ fn compression(
 ) -> Result<Compression, Failure> {
     let c = match kind.unwrap_or(CompressionKind::Gzip) {
         CompressionKind::Gzip => Compression::Gzip {
-            level: level.unwrap_or(6),
+            level: level.unwrap_or(slipway_build::compress::DEFAULT_GZIP_LEVEL),
         },
         CompressionKind::Zstd => Compression::Zstd {
             level: level.unwrap_or(3),

@@ -66,7 +66,7 @@ pub struct ImageConfig {
     /// Layer compression: `gzip` (default) or `zstd`.
     #[serde(default)]
     pub compression: Option<CompressionKind>,
-    /// Compression level (gzip 1–12, default 6; zstd 1–19, default 3).
+    /// Compression level (gzip 1–12, default 4; zstd 1–19, default 3).
     #[serde(default)]
     pub level: Option<i32>,
     /// Compress the binaries with `upx` (must be on PATH).
