@@ -388,7 +388,7 @@ fn compression(
             level: level.unwrap_or(slipway_build::compress::DEFAULT_GZIP_LEVEL),
         },
         CompressionKind::Zstd => Compression::Zstd {
-            level: level.unwrap_or(3),
+            level: level.unwrap_or(slipway_build::compress::DEFAULT_ZSTD_LEVEL),
         },
     };
     c.validate().map_err(|m| usage(image, m))
