@@ -51,31 +51,46 @@ pub fn run_info(env: &Env, cwd: &Path) -> RunInfo {
             event: get(ev::CI_PIPELINE_SOURCE),
             actor: get(ev::GITLAB_USER_LOGIN),
         },
-        CiKind::Local => RunInfo {
-            ci: CiKind::Local,
-            repository: None,
-            server_url: None,
-            git_ref: git(cwd, &["symbolic-ref", "-q", "HEAD"]),
-            commit: git(cwd, &["rev-parse", "-q", "--verify", "HEAD"]),
-            run_id: None,
-            run_attempt: None,
-            workflow: None,
-            workflow_ref: None,
-            job: None,
-            event: None,
-            actor: None,
-        },
+        CiKind::Local => {
+            let (git_ref, commit) = git_head(cwd);
+            RunInfo {
+                ci: CiKind::Local,
+                repository: None,
+                server_url: None,
+                git_ref,
+                commit,
+                run_id: None,
+                run_attempt: None,
+                workflow: None,
+                workflow_ref: None,
+                job: None,
+                event: None,
+                actor: None,
+            }
+        }
     }
 }
 
-fn git(cwd: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
+/// The checked-out ref (`refs/heads/main`, none when detached) and commit, in one `git` call.
+fn git_head(cwd: &Path) -> (Option<String>, Option<String>) {
+    let Ok(out) = Command::new("git")
         .current_dir(cwd)
-        .args(args)
+        .args(["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"])
         .output()
-        .ok()?;
-    let s = String::from_utf8(out.stdout).ok()?.trim().to_owned();
-    (out.status.success() && !s.is_empty()).then_some(s)
+    else {
+        return (None, None);
+    };
+    if !out.status.success() {
+        return (None, None);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines().map(str::trim);
+    let (first, second) = (lines.next(), lines.next());
+    let git_ref = second.filter(|r| r.starts_with("refs/")).map(str::to_owned);
+    let commit = first
+        .filter(|c| c.len() >= 40 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned);
+    (git_ref, commit)
 }
 
 #[cfg(test)]

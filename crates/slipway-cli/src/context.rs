@@ -25,6 +25,8 @@ pub struct Context {
     pub env: Env,
     /// Working directory.
     pub cwd: PathBuf,
+    /// Run metadata, read once (it may run git).
+    pub run: std::sync::OnceLock<slipway_state::RunInfo>,
 }
 
 /// What a step reports when it succeeds.
@@ -43,6 +45,12 @@ pub struct StepReport {
 }
 
 impl Context {
+    /// Run metadata from the CI environment or the git checkout, computed on first use.
+    pub fn run_info(&self) -> &slipway_state::RunInfo {
+        self.run
+            .get_or_init(|| slipway_ci::run_info(&self.env, &self.cwd))
+    }
+
     /// The state file.
     pub fn state_file(&self) -> StateFile {
         StateFile::new(&self.settings.state)
@@ -102,7 +110,7 @@ impl Context {
             Err(e) if e.class == ExitClass::Denied => (StepOutcome::Denied, e.chain().join(": ")),
             Err(e) => (StepOutcome::Failed, e.chain().join(": ")),
         };
-        let run = slipway_ci::run_info(&self.env, &self.cwd);
+        let run = self.run_info().clone();
         let record = StepRecord {
             step,
             outcome,
@@ -188,6 +196,7 @@ mod tests {
             ci,
             env,
             cwd: dir.to_path_buf(),
+            run: Default::default(),
         };
         (ctx, out, err)
     }

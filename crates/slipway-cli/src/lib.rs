@@ -168,6 +168,7 @@ fn run(global: &GlobalArgs, env: Env, f: impl FnOnce(&Context) -> Result<(), Fai
         ci,
         env,
         cwd,
+        run: Default::default(),
     };
     match f(&ctx) {
         Ok(()) => ExitCode::SUCCESS,

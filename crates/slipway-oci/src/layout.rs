@@ -8,9 +8,10 @@
 //! ```
 //!
 //! Blobs are streamed into a temp file in the layout while being hashed, then renamed into
-//! place: a blob file, once present, always holds exactly its digest's content. `index.json` is
-//! rewritten atomically under an exclusive lock (`index.json.lock`), so concurrent writers (a
-//! build and a sign step, two platform builds) do not lose each other's entries.
+//! place: a blob file, once present, holds exactly its digest's content (and reads verify it).
+//! `index.json` is rewritten atomically under an exclusive lock (`index.json.lock`), so
+//! concurrent writers (a build and a sign step, two platform builds) do not lose each other's
+//! entries.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -124,9 +125,9 @@ impl Layout {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(OciError::io("cannot create", dir))?;
         }
-        tmp.as_file()
-            .sync_all()
-            .map_err(OciError::io("cannot write blob", &path))?;
+        // No fsync here: a blob is content-addressed and every read verifies its digest, so a
+        // blob damaged by a power cut is detected, never trusted. The rename makes it appear
+        // whole or not at all to other processes; index.json (the entry point) is durable.
         tmp.persist(&path).map_err(|e| OciError::Io {
             action: "cannot write blob",
             path,

@@ -163,7 +163,7 @@ fn build_into(
     layout_dir: &Path,
 ) -> Result<StepReport, Failure> {
     let layout = Layout::create(layout_dir)?;
-    let run = slipway_ci::run_info(&ctx.env, &ctx.cwd);
+    let run = ctx.run_info().clone();
     let epoch = source_date_epoch(ctx)?;
     let progress = ctx.progress();
     let commit = run.commit.clone().unwrap_or_default();
