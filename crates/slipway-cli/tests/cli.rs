@@ -31,10 +31,8 @@ fn unimplemented_steps_say_so_exit_2_and_touch_nothing() {
     for (bin, args) in [
         ("slipway-build", vec![]),
         ("slipway-scan-sbom", vec!["--anything", "x"]),
-        ("slipway-sign", vec![]),
         ("slipway-push", vec![]),
         ("slipway-promote", vec![]),
-        ("slipway", vec!["verify", "ref"]),
         ("slipway", vec!["runner", "fingerprint"]),
         ("slipway", vec!["build"]),
     ] {

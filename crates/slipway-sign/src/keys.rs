@@ -99,11 +99,14 @@ pub trait PasswordSource {
     fn password(&mut self, key: &str) -> Result<Zeroizing<String>, SignError>;
 }
 
+/// Asks for a password interactively, given the prompt text.
+pub type Prompt<'a> = Box<dyn FnMut(&str) -> std::io::Result<String> + 'a>;
+
 /// Passwords from `SLIPWAY_PASSWORD`, then `COSIGN_PASSWORD` (an empty value is an empty
 /// password, as with cosign), then an optional prompt (the CLI passes one when stdin is a TTY).
 pub struct EnvPassword<'a> {
     env: &'a Env,
-    prompt: Option<Box<dyn FnMut(&str) -> std::io::Result<String> + 'a>>,
+    prompt: Option<Prompt<'a>>,
 }
 
 impl fmt::Debug for EnvPassword<'_> {
@@ -116,10 +119,7 @@ impl fmt::Debug for EnvPassword<'_> {
 
 impl<'a> EnvPassword<'a> {
     /// Reads passwords from `env`; `prompt` asks interactively when the variables are unset.
-    pub fn new(
-        env: &'a Env,
-        prompt: Option<Box<dyn FnMut(&str) -> std::io::Result<String> + 'a>>,
-    ) -> Self {
+    pub fn new(env: &'a Env, prompt: Option<Prompt<'a>>) -> Self {
         EnvPassword { env, prompt }
     }
 

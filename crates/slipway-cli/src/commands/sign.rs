@@ -138,7 +138,7 @@ pub fn run(ctx: &Context, args: SignArgs) -> Result<(), Failure> {
 }
 
 /// A password prompt on the terminal, when there is one.
-pub(crate) fn tty_prompt<'a>() -> Option<Box<dyn FnMut(&str) -> std::io::Result<String> + 'a>> {
+pub(crate) fn tty_prompt<'a>() -> Option<slipway_sign::keys::Prompt<'a>> {
     std::io::stdin()
         .is_terminal()
         .then(|| Box::new(|p: &str| rpassword::prompt_password(p)) as Box<_>)
@@ -233,6 +233,22 @@ impl Target {
     }
 }
 
+/// A path recorded in the state: absolute, or relative to the working directory, or to the
+/// state file's directory (whichever exists; the working directory when neither does).
+pub(crate) fn state_path(ctx: &Context, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    let from_cwd = ctx.cwd.join(p);
+    let from_state = ctx.settings.state_dir().join(p);
+    if !from_cwd.exists() && from_state.exists() {
+        from_state
+    } else {
+        from_cwd
+    }
+}
+
 fn is_cosign_tag(name: &str) -> bool {
     name.starts_with("sha256-")
         && (name.ends_with(".sig") || name.ends_with(".att") || name.ends_with(".sbom"))
@@ -284,7 +300,7 @@ pub(crate) fn targets(
         };
         let dir = match (layout_flag, &img.layout) {
             (Some(l), _) => abs(l),
-            (None, Some(l)) => abs(Path::new(l)),
+            (None, Some(l)) => state_path(ctx, l),
             (None, None) => default_layout.clone(),
         };
         let layout = open_layout(&dir, &format!("image `{name}`"))?;
@@ -496,7 +512,7 @@ fn sign_images(ctx: &Context, args: &SignArgs) -> Result<StepReport, Failure> {
             if args.sbom.is_empty() {
                 for r in &state.sboms {
                     if in_image.contains(&r.subject) {
-                        files.push((r.subject.clone(), ctx.settings.state_dir().join(&r.path)));
+                        files.push((r.subject.clone(), state_path(ctx, &r.path)));
                     }
                 }
             }
@@ -531,7 +547,7 @@ fn sign_images(ctx: &Context, args: &SignArgs) -> Result<StepReport, Failure> {
                     found = true;
                     let report = match &scan.report {
                         Some(p) => {
-                            let path = ctx.settings.state_dir().join(p);
+                            let path = state_path(ctx, p);
                             let bytes = std::fs::read(&path).map_err(|e| {
                                 Failure::usage(format!(
                                     "cannot read scan report `{}`: {e}",
