@@ -17,7 +17,15 @@ const http = require('http');
 const crypto = require('crypto');
 const fs = require('fs');
 const mock = require('@sigstore/mock');
-const canonicalize = require('canonicalize');
+
+// Canonical JSON (keys sorted at every level): what Rekor compares entries by.
+function canonicalize(v) {
+  if (Array.isArray(v)) return `[${v.map(canonicalize).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalize(v[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
 
 async function main() {
   const out = process.argv[2];
