@@ -882,3 +882,53 @@ fn keyless_through_the_cli_with_github_oidc() {
         m
     );
 }
+
+#[test]
+fn sign_and_verify_settings_from_slipway_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let (img, _) = image_with_state(dir.path());
+    std::fs::create_dir_all(dir.path().join("cfg/keys")).unwrap();
+    std::fs::copy(
+        fixture("sigstore-rs-ecdsa.key"),
+        dir.path().join("cfg/keys/cosign.key"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("sigstore-rs-ecdsa.pub"),
+        dir.path().join("cfg/keys/cosign.pub"),
+    )
+    .unwrap();
+    // Paths in the file are relative to the file.
+    std::fs::write(
+        dir.path().join("cfg/slipway.yaml"),
+        "sign:\n  key: keys/cosign.key\n  repository: ghcr.io/acme/hello\n  attest: []\n  annotations: {team: platform}\n  verify:\n    key: keys/cosign.pub\n    recursive: false\n",
+    )
+    .unwrap();
+    let r = run(cmd("slipway-sign", dir.path())
+        .args(["--config", "cfg/slipway.yaml"])
+        .env("SLIPWAY_PASSWORD", "123"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let layout = dir.path().join(".slipway/oci");
+    assert!(
+        attached(&layout, &img.digest, "att").is_none(),
+        "attest: [] attaches none"
+    );
+    let m = attached(&layout, &img.digest, "sig").unwrap();
+    let payload = json_file(&blob(&layout, m["layers"][0]["digest"].as_str().unwrap()));
+    assert_eq!(
+        payload["critical"]["identity"]["docker-reference"],
+        "ghcr.io/acme/hello"
+    );
+    assert_eq!(payload["optional"]["team"], "platform");
+    let r = run(cmd("slipway", dir.path()).args(["--config", "cfg/slipway.yaml", "verify"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // An unknown key in the section is an error naming it.
+    std::fs::write(
+        dir.path().join("cfg/slipway.yaml"),
+        "sign:\n  keyles: true\n",
+    )
+    .unwrap();
+    let r = run(cmd("slipway-sign", dir.path()).args(["--config", "cfg/slipway.yaml"]));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("keyles"), "{}", r.stderr);
+}
