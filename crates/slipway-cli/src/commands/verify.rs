@@ -388,7 +388,10 @@ fn verify_images(ctx: &Context, args: &VerifyArgs) -> Result<StepReport, Failure
         })
         .collect();
     if !failed.is_empty() {
-        ctx.printer.data(&lines.join("\n"));
+        // In JSON mode the failure itself is the JSON document on stdout.
+        if !ctx.settings.json() {
+            ctx.printer.data(&lines.join("\n"));
+        }
         for c in &failed {
             for p in &c.problems {
                 ctx.printer.warn(&format!("{} {}: {p}", c.image, c.digest));
