@@ -48,6 +48,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH", env = ev::SLIPWAY_STATE, hide_env_values = true)]
     pub state: Option<PathBuf>,
 
+    /// OCI image layout the steps share [default: .slipway/oci]
+    #[arg(long, global = true, value_name = "DIR", env = ev::SLIPWAY_LAYOUT, hide_env_values = true)]
+    pub layout: Option<PathBuf>,
+
     /// Configuration file [default: ./slipway.yaml when it exists]
     #[arg(long, global = true, value_name = "PATH", env = ev::SLIPWAY_CONFIG, hide_env_values = true)]
     pub config: Option<PathBuf>,
@@ -95,6 +99,7 @@ pub enum ColorArg {
 
 /// The commands of `slipway`.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub enum Command {
     /// Build images from Go, Rust or prebuilt binaries into an OCI layout (slipway-build)
     Build(commands::build::BuildArgs),

@@ -15,11 +15,16 @@ use crate::error::Failure;
 /// Where the state file lives unless told otherwise.
 pub const DEFAULT_STATE: &str = ".slipway/state.json";
 
+/// Where the shared OCI layout lives unless told otherwise.
+pub const DEFAULT_LAYOUT: &str = ".slipway/oci";
+
 /// Global settings after resolution.
 #[derive(Debug, Clone)]
 pub struct GlobalSettings {
     /// The state file.
     pub state: PathBuf,
+    /// The shared OCI layout.
+    pub layout: PathBuf,
     /// The config (default when there is no file).
     pub config: LoadedConfig,
     /// Format of stdout data.
@@ -48,6 +53,11 @@ impl GlobalSettings {
             c.state.as_deref().map(|p| config.relative(p)),
             || cwd.join(DEFAULT_STATE),
         );
+        let (layout, _) = resolve(
+            args.layout.as_deref().map(|p| absolutize(cwd, p)),
+            c.layout.as_deref().map(|p| config.relative(p)),
+            || cwd.join(DEFAULT_LAYOUT),
+        );
         let (output_format, _) = resolve(
             args.output_format.map(|f| match f {
                 OutputFormatArg::Human => OutputFormat::Human,
@@ -74,6 +84,7 @@ impl GlobalSettings {
                 .map(|p| config.relative(p));
         Ok(GlobalSettings {
             state,
+            layout,
             output_format,
             quiet: args.quiet,
             verbose: args.verbose,
@@ -98,6 +109,28 @@ impl GlobalSettings {
         self.state
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    }
+
+    /// `path` for messages and the state file: relative to `cwd` when inside it, so state files
+    /// from different machines (matrix jobs) stay comparable.
+    pub fn display_path(&self, cwd: &Path, path: &Path) -> String {
+        path.strip_prefix(cwd)
+            .map_or_else(|_| path.display().to_string(), |p| p.display().to_string())
+    }
+
+    /// The content-addressed cache: `SLIPWAY_CACHE`, else `$XDG_CACHE_HOME/slipway`, else
+    /// `~/.cache/slipway`, else next to the state file.
+    pub fn cache_dir(&self, env: &Env) -> PathBuf {
+        if let Some(c) = env.non_empty(slipway_env::SLIPWAY_CACHE) {
+            return PathBuf::from(c);
+        }
+        if let Some(x) = env.non_empty(slipway_env::XDG_CACHE_HOME) {
+            return PathBuf::from(x).join("slipway");
+        }
+        if let Some(h) = env.non_empty(slipway_env::HOME) {
+            return PathBuf::from(h).join(".cache/slipway");
+        }
+        self.state_dir().join("cache")
     }
 
     /// Whether stdout gets JSON.

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{cmd, digest, one_platform_state, run, write_state};
-use slipway_test::{repo_root, tool};
+use slipway_test::{check_jsonschema, state_schema};
 
 #[test]
 fn help_documents_exit_codes() {
@@ -29,12 +29,11 @@ fn unimplemented_steps_say_so_exit_2_and_touch_nothing() {
     write_state(&state, one_platform_state("linux/amd64", 1));
     let before = std::fs::read(&state).unwrap();
     for (bin, args) in [
-        ("slipway-build", vec![]),
         ("slipway-scan-sbom", vec!["--anything", "x"]),
         ("slipway-push", vec![]),
         ("slipway-promote", vec![]),
         ("slipway", vec!["runner", "fingerprint"]),
-        ("slipway", vec!["build"]),
+        ("slipway", vec!["push", "--to", "x"]),
     ] {
         let r = run(cmd(bin, dir.path()).args(&args));
         assert_eq!(r.code, 2, "{bin} {args:?}: {}", r.stderr);
@@ -119,13 +118,8 @@ fn validate_schema_violation_names_field_path() {
 
     // The independent validator agrees that both files violate the schema.
     for f in ["digest.json", "field.json"] {
-        let out = std::process::Command::new(tool("check-jsonschema"))
-            .arg("--schemafile")
-            .arg(repo_root().join("schemas/state.schema.json"))
-            .arg(dir.path().join(f))
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "check-jsonschema accepted {f}");
+        let (ok, _) = check_jsonschema(&state_schema(), &dir.path().join(f));
+        assert!(!ok, "check-jsonschema accepted {f}");
     }
 }
 
@@ -189,18 +183,8 @@ fn real_state_file_passes_check_jsonschema() {
         .arg(&b)
         .args(["-o", "merged.json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let out = std::process::Command::new(tool("check-jsonschema"))
-        .arg("--schemafile")
-        .arg(repo_root().join("schemas/state.schema.json"))
-        .arg(dir.path().join("merged.json"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = check_jsonschema(&state_schema(), &dir.path().join("merged.json"));
+    assert!(ok, "{text}");
 }
 
 #[test]

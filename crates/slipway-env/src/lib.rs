@@ -64,6 +64,8 @@ env_vars! {
     SLIPWAY_NO_PROGRESS: Slipway;
     /// Log filter for `-v` style diagnostics, in `tracing` directive syntax (e.g. `slipway=debug`).
     SLIPWAY_LOG: Slipway;
+    /// The OCI image layout the steps share (`--layout`); default `.slipway/oci`.
+    SLIPWAY_LAYOUT: Slipway;
     /// Path of the GitLab dotenv file Slipway writes its outputs to (default `.slipway/slipway.env`).
     SLIPWAY_DOTENV: Slipway;
     /// Content-addressed cache directory for base images and tools (default `$XDG_CACHE_HOME/slipway`).
@@ -91,6 +93,10 @@ env_vars! {
     NO_COLOR: Convention;
     /// Forces colour when set to a non-empty value other than `0`.
     CLICOLOR_FORCE: Convention;
+    /// Base of the user's cache directories (Slipway's cache defaults to `$XDG_CACHE_HOME/slipway`).
+    XDG_CACHE_HOME: Convention;
+    /// The user's home directory (for `~/.cache/slipway` and `~/.docker`).
+    HOME: Convention;
     /// Fixed timestamp (seconds since the epoch) for reproducible output.
     SOURCE_DATE_EPOCH: Convention;
     /// Directory holding the docker `config.json` used for registry credentials.

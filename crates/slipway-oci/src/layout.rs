@@ -135,8 +135,11 @@ impl Layout {
         Ok(())
     }
 
-    /// Streams `reader` into a new blob; returns its digest and size. Nothing is held in memory.
-    pub fn write_blob(&self, reader: impl Read) -> Result<(Digest, u64), OciError> {
+    /// Streams `reader` into a temp file in the layout, hashing it on the way.
+    fn stream_to_temp(
+        &self,
+        reader: impl Read,
+    ) -> Result<(tempfile::NamedTempFile, Digest, u64), OciError> {
         let tmp = self.temp_file()?;
         let mut w = HashingWriter::new(io::BufWriter::with_capacity(1 << 20, tmp.as_file()));
         let mut r = reader;
@@ -147,6 +150,12 @@ impl Layout {
             path: self.root.clone(),
             source: e.into_error(),
         })?;
+        Ok((tmp, digest, size))
+    }
+
+    /// Streams `reader` into a new blob; returns its digest and size. Nothing is held in memory.
+    pub fn write_blob(&self, reader: impl Read) -> Result<(Digest, u64), OciError> {
+        let (tmp, digest, size) = self.stream_to_temp(reader)?;
         self.place(tmp, &digest)?;
         Ok((digest, size))
     }
@@ -178,7 +187,7 @@ impl Layout {
         expected: &Digest,
         size: Option<u64>,
     ) -> Result<u64, OciError> {
-        let (got, n) = self.write_blob_checked(reader, expected)?;
+        let (tmp, got, n) = self.stream_to_temp(reader)?;
         if got != *expected {
             return Err(OciError::Mismatch {
                 what: format!("blob {expected}"),
@@ -195,28 +204,8 @@ impl Layout {
                 actual: format!("{n} bytes"),
             });
         }
+        self.place(tmp, &got)?;
         Ok(n)
-    }
-
-    fn write_blob_checked(
-        &self,
-        reader: impl Read,
-        expected: &Digest,
-    ) -> Result<(Digest, u64), OciError> {
-        let tmp = self.temp_file()?;
-        let mut w = HashingWriter::new(io::BufWriter::with_capacity(1 << 20, tmp.as_file()));
-        let mut r = reader;
-        io::copy(&mut r, &mut w).map_err(OciError::io("cannot write blob into", &self.root))?;
-        let (buf, digest, size) = w.finish();
-        buf.into_inner().map_err(|e| OciError::Io {
-            action: "cannot write blob into",
-            path: self.root.clone(),
-            source: e.into_error(),
-        })?;
-        if digest == *expected {
-            self.place(tmp, &digest)?;
-        }
-        Ok((digest, size))
     }
 
     /// Opens a blob for streaming.
@@ -343,6 +332,31 @@ impl Layout {
         self.update_index(|manifests| {
             manifests.retain(|d| convert::annotation(d, REF_NAME) != Some(name));
             manifests.push(entry);
+        })
+    }
+
+    /// Points several names at descriptors in one `index.json` update (see [`Layout::set_ref`]).
+    pub fn set_refs(&self, refs: &[(String, Descriptor)]) -> Result<(), OciError> {
+        let mut entries = Vec::new();
+        for (name, desc) in refs {
+            let digest = convert::descriptor_digest(desc)?;
+            if !self.has_blob(&digest) {
+                return Err(OciError::BlobMissing {
+                    layout: self.root.clone(),
+                    digest,
+                });
+            }
+            let mut entry = desc.clone();
+            convert::annotate(&mut entry, REF_NAME, name);
+            entries.push((name.clone(), entry));
+        }
+        self.update_index(|manifests| {
+            manifests.retain(|d| {
+                !entries
+                    .iter()
+                    .any(|(n, _)| convert::annotation(d, REF_NAME) == Some(n.as_str()))
+            });
+            manifests.extend(entries.into_iter().map(|(_, e)| e));
         })
     }
 

@@ -15,6 +15,28 @@ pub use sigstore::{MockSigstore, test_identity_token};
 pub use tls::TestCa;
 pub use tools::{repo_root, test_tools_dir, tool};
 
+/// Runs the independent validator `check-jsonschema --schemafile SCHEMA FILE`; returns whether
+/// it accepted the file and what it printed.
+pub fn check_jsonschema(schema: &std::path::Path, file: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new(tool("check-jsonschema"))
+        .arg("--schemafile")
+        .arg(schema)
+        .arg(file)
+        .output()
+        .expect("run check-jsonschema");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The checked-in JSON Schema of the state file.
+pub fn state_schema() -> std::path::PathBuf {
+    repo_root().join("schemas/state.schema.json")
+}
+
 /// A sha256 digest string (`sha256:<hex>`) of `bytes`, computed by `sha256sum`-equivalent code
 /// in the test harness, independent of the code under test.
 pub fn sha256_digest(bytes: &[u8]) -> String {

@@ -18,15 +18,15 @@ pub fn test_tools_dir() -> PathBuf {
         .map_or_else(|| repo_root().join(".test-tools"), PathBuf::from)
 }
 
-/// The path of tool `name`: from the test venv, the test Node modules, the downloaded binaries,
-/// then `PATH`. Panics with the install hint when it is nowhere: a missing tool is an install
-/// step, not a reason to skip.
+/// The path of tool `name`: from the downloaded binaries and wrappers, the test venv, the test
+/// Node modules, then `PATH`. Panics with the install hint when it is nowhere: a missing tool is
+/// an install step, not a reason to skip.
 pub fn tool(name: &str) -> PathBuf {
     let base = test_tools_dir();
     let candidates = [
+        base.join("bin").join(name),
         base.join("venv/bin").join(name),
         base.join("node_modules/.bin").join(name),
-        base.join("bin").join(name),
     ];
     if let Some(found) = candidates.iter().find(|p| is_executable(p)) {
         return found.clone();

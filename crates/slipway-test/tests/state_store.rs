@@ -5,26 +5,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use slipway_test::{repo_root, tool};
-
 const WRITER: &str = env!("CARGO_BIN_EXE_slipway-test-state-writer");
 
 /// Validates `file` against the checked-in schema with an independent validator.
 fn check_jsonschema(file: &Path) {
-    let schema = repo_root().join("schemas/state.schema.json");
-    let out = Command::new(tool("check-jsonschema"))
-        .arg("--schemafile")
-        .arg(&schema)
-        .arg(file)
-        .output()
-        .expect("run check-jsonschema");
-    assert!(
-        out.status.success(),
-        "check-jsonschema rejected {}:\n{}{}",
-        file.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = slipway_test::check_jsonschema(&slipway_test::state_schema(), file);
+    assert!(ok, "check-jsonschema rejected {}:\n{text}", file.display());
 }
 
 #[test]

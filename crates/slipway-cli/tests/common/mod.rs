@@ -95,3 +95,74 @@ pub fn write_state(path: &Path, state: State) -> PathBuf {
     StateFile::new(path).replace(state).unwrap();
     path.to_path_buf()
 }
+
+/// Like [`cmd`], plus what builds need: HOME (Go and cargo caches), the file GOPROXY of the
+/// examples, and the test tools (cargo-auditable) on PATH.
+pub fn build_cmd(bin: &str, cwd: &Path) -> Command {
+    let mut c = cmd(bin, cwd);
+    let root = slipway_test::repo_root();
+    let goproxy = Command::new(root.join("examples/goproxy.sh"))
+        .output()
+        .expect("examples/goproxy.sh runs");
+    assert!(goproxy.status.success(), "goproxy.sh failed");
+    let path = format!(
+        "{}:{}",
+        slipway_test::test_tools_dir().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    c.env("PATH", path)
+        .env(
+            "HOME",
+            std::env::var_os("HOME").unwrap_or_else(|| "/root".into()),
+        )
+        .env("GOPROXY", String::from_utf8(goproxy.stdout).unwrap().trim())
+        .env("GOSUMDB", "off")
+        .env("GOFLAGS", "-mod=mod")
+        .env("SOURCE_DATE_EPOCH", "1700000000");
+    for var in ["RUSTUP_HOME", "CARGO_HOME", "RUSTUP_TOOLCHAIN"] {
+        if let Some(v) = std::env::var_os(var) {
+            c.env(var, v);
+        }
+    }
+    c
+}
+
+/// Copies the example `name` (e.g. `hello-go`) into `dir` and returns its new path.
+pub fn copy_example(name: &str, dir: &Path) -> PathBuf {
+    let src = slipway_test::repo_root().join("examples").join(name);
+    let dst = dir.join(name);
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(&src)
+        .arg(&dst)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // Build output from a developer's own runs does not come along.
+    let _ = std::fs::remove_dir_all(dst.join(".slipway"));
+    let _ = std::fs::remove_dir_all(dst.join("target"));
+    dst
+}
+
+/// The parsed JSON of a file.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
+/// Runs a tool from the test tools, asserting success; returns stdout.
+pub fn tool_ok(name: &str, args: &[&str]) -> String {
+    let out = Command::new(slipway_test::tool(name))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

@@ -34,6 +34,9 @@ pub struct Config {
     /// Path of the state file (relative to this file's directory).
     #[serde(default)]
     pub state: Option<PathBuf>,
+    /// The OCI image layout the steps share (default `.slipway/oci`, relative to this file).
+    #[serde(default)]
+    pub layout: Option<PathBuf>,
     /// Format of data printed on stdout.
     #[serde(default)]
     pub output_format: Option<OutputFormat>,

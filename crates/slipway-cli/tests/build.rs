@@ -1,0 +1,689 @@
+//! slipway-build as a user runs it, checked with independent tools: skopeo, umoci, Trivy, the
+//! registry, readelf.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+use common::{build_cmd, copy_example, read_json, run, tool_ok};
+use slipway_test::{Registry, sha256_digest, tool};
+
+fn index_digest(ex: &Path, image: &str) -> String {
+    let state = read_json(&ex.join(".slipway/state.json"));
+    state["images"][image]["index"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn umoci_unpack(layout: &Path, name: &str, bundle: &Path) {
+    let out = Command::new(tool("umoci"))
+        .args(["unpack", "--image"])
+        .arg(format!("{}:{name}", layout.display()))
+        .arg(bundle)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "umoci: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn go_image_for_three_platforms_is_read_by_skopeo_umoci_trivy_and_a_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-go", dir.path());
+    let r = run(&mut build_cmd("slipway-build", &ex));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let digest = index_digest(&ex, "hello");
+    assert_eq!(r.stdout, format!("hello {digest}\n"));
+    let layout = ex.join(".slipway/oci");
+
+    // skopeo sees an index with the three platforms, whose bytes hash to the recorded digest.
+    let raw = tool_ok(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            &format!("oci:{}:hello", layout.display()),
+        ],
+    );
+    assert_eq!(sha256_digest(raw.as_bytes()), digest);
+    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let mut arches: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect();
+    arches.sort_unstable();
+    assert_eq!(arches, ["amd64", "arm64", "ppc64le"]);
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+
+    // umoci unpacks the amd64 image: the binary is where it should be, owned by 65532, and runs.
+    let bundle = dir.path().join("bundle");
+    umoci_unpack(&layout, "hello.linux-amd64", &bundle);
+    let bin = bundle.join("rootfs/usr/local/bin/hello");
+    let meta = std::fs::metadata(&bin).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65532, 65532));
+    assert_eq!(meta.mode() & 0o777, 0o755);
+    let out = Command::new(&bin).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Hello from Slipway!\nbuilt for linux/amd64\n"
+    );
+    let config: serde_json::Value = read_json(&bundle.join("config.json"));
+    assert_eq!(config["process"]["user"]["uid"], 65532);
+
+    // The state records what was built.
+    let state = read_json(&ex.join(".slipway/state.json"));
+    let amd64 = &state["images"]["hello"]["platforms"]["linux/amd64"];
+    assert_eq!(state["images"]["hello"]["layout"], ".slipway/oci");
+    assert_eq!(amd64["binaries"][0]["path"], "/usr/local/bin/hello");
+    assert!(
+        amd64["binaries"][0]["toolchain"]
+            .as_str()
+            .unwrap()
+            .starts_with("go1.")
+    );
+    assert_eq!(
+        amd64["binaries"][0]["sha256"],
+        sha256_digest(&std::fs::read(&bin).unwrap())
+    );
+    assert_eq!(state["steps"][0]["step"], "build");
+
+    // Trivy finds the Go module of the binary.
+    let cache = dir.path().join("trivy-cache");
+    let out = Command::new(tool("trivy"))
+        .env("TRIVY_CACHE_DIR", &cache)
+        .args(["image", "-q", "--input"])
+        .arg(&layout)
+        .args(["--format", "cyclonedx"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "trivy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bom: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let comps: Vec<(String, String)> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").to_owned(),
+                c["version"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        comps.contains(&("example.com/greeting".into(), "v1.2.0".into())),
+        "{comps:?}"
+    );
+
+    // skopeo copies the whole index into the real registry, keeping its digest.
+    let reg = Registry::plain();
+    let dest = format!("docker://{}/demo/hello:v1", reg.host());
+    tool_ok(
+        "skopeo",
+        &[
+            "copy",
+            "--all",
+            "--preserve-digests",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:hello", layout.display()),
+            &dest,
+        ],
+    );
+    let pushed = tool_ok("skopeo", &["inspect", "--raw", "--tls-verify=false", &dest]);
+    assert_eq!(sha256_digest(pushed.as_bytes()), digest);
+}
+
+#[test]
+fn rust_image_via_cargo_for_the_host_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-rust", dir.path());
+    let r = run(&mut build_cmd("slipway-build", &ex));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let layout = ex.join(".slipway/oci");
+    let bundle = dir.path().join("bundle");
+    umoci_unpack(&layout, "hello-rust.linux-amd64", &bundle);
+    let bin = bundle.join("rootfs/usr/local/bin/hello-rust");
+    let meta = std::fs::metadata(&bin).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65532, 65532));
+    let out = Command::new(&bin).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Hello from Slipway!\n"));
+    // Statically linked (it runs on scratch) and carrying the cargo-auditable dependency list.
+    let sections = Command::new("readelf")
+        .arg("-lS")
+        .arg(&bin)
+        .output()
+        .unwrap();
+    let sections = String::from_utf8_lossy(&sections.stdout);
+    assert!(sections.contains(".dep-v0"), "no cargo-auditable section");
+    assert!(
+        !sections.contains("INTERP"),
+        "dynamically linked: it would not run on scratch"
+    );
+    let state = read_json(&ex.join(".slipway/state.json"));
+    assert!(
+        state["images"]["hello-rust"]["platforms"]["linux/amd64"]["binaries"][0]["toolchain"]
+            .as_str()
+            .unwrap()
+            .starts_with("rustc ")
+    );
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let st = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(st.success(), "git {args:?}");
+}
+
+#[test]
+fn two_clean_clones_build_the_same_digest_and_a_changed_byte_changes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = slipway_test::repo_root();
+    let mut digests = Vec::new();
+    for name in ["clone-a", "clone-b"] {
+        git(
+            dir.path(),
+            &["clone", "-q", "--no-local", root.to_str().unwrap(), name],
+        );
+        let ex = dir.path().join(name).join("examples/hello-go");
+        let r = run(build_cmd("slipway-build", &ex).args(["--platform", "linux/amd64"]));
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        digests.push(index_digest(&ex, "hello"));
+    }
+    assert_eq!(
+        digests[0], digests[1],
+        "same source, same SOURCE_DATE_EPOCH, different directories"
+    );
+
+    // --verify-reproducible builds twice itself and agrees.
+    let ex_a = dir.path().join("clone-a/examples/hello-go");
+    let r = run(build_cmd("slipway-build", &ex_a).args([
+        "--platform",
+        "linux/amd64",
+        "--verify-reproducible",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("(reproducible)"), "{}", r.stderr);
+    assert_eq!(index_digest(&ex_a, "hello"), digests[0]);
+
+    // One changed source byte changes the image.
+    let ex_b = dir.path().join("clone-b/examples/hello-go");
+    let main = ex_b.join("main.go");
+    let src = std::fs::read_to_string(&main)
+        .unwrap()
+        .replace("Slipway", "Slipwax");
+    std::fs::write(&main, src).unwrap();
+    let r = run(build_cmd("slipway-build", &ex_b).args(["--platform", "linux/amd64"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_ne!(index_digest(&ex_b, "hello"), digests[0]);
+}
+
+#[test]
+fn verify_reproducible_names_the_first_differing_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    // A "build" that is not reproducible: a prebuilt-binary template resolved to a file that a
+    // stand-in UPX rewrites differently on every run.
+    let bin = dir.path().join("tool-linux-amd64");
+    std::fs::write(&bin, b"\x7fELF not really a program").unwrap();
+    let fake = dir.path().join("fakebin");
+    std::fs::create_dir(&fake).unwrap();
+    std::fs::write(
+        fake.join("upx"),
+        "#!/bin/sh\nfor f; do :; done\ndate +%s%N >> \"$f\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        fake.join("upx"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap());
+    let r = run(build_cmd("slipway-build", dir.path())
+        .env("PATH", path)
+        .args([
+            "--name",
+            "tool",
+            "--binary",
+            "tool-{os}-{arch}",
+            "--upx",
+            "--verify-reproducible",
+        ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the build is not reproducible: the binary for linux/amd64 differs"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !dir.path().join(".slipway/oci").exists(),
+        "a failed build leaves no layout"
+    );
+}
+
+/// A two-platform base layout made with GNU tar, gzip and slipway_oci.
+fn make_base(dir: &Path) -> (std::path::PathBuf, serde_json::Value) {
+    use oci_spec::image::{
+        ConfigBuilder, ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder,
+        MediaType as M, RootFsBuilder,
+    };
+    use slipway_oci::{Layout, Manifest, convert};
+    let layout = Layout::create(dir.join("base")).unwrap();
+    let mut entries = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let root = dir.join(format!("rootfs-{arch}"));
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/base-release"), format!("base for {arch}\n")).unwrap();
+        let tar = dir.join(format!("{arch}.tar"));
+        assert!(
+            Command::new("tar")
+                .args(["--sort=name", "--owner=0", "--group=0", "--mtime=@0", "-C"])
+                .arg(&root)
+                .arg("-cf")
+                .arg(&tar)
+                .arg("etc")
+                .status()
+                .unwrap()
+                .success()
+        );
+        let diff_id = sha256_digest(&std::fs::read(&tar).unwrap());
+        assert!(
+            Command::new("gzip")
+                .args(["-n", "-9"])
+                .arg(&tar)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let (ld, ls) = layout
+            .write_blob(std::fs::File::open(dir.join(format!("{arch}.tar.gz"))).unwrap())
+            .unwrap();
+        let cfg = ImageConfigurationBuilder::default()
+            .architecture(arch)
+            .os("linux")
+            .config(
+                ConfigBuilder::default()
+                    .env(vec![
+                        "PATH=/usr/bin:/bin".to_owned(),
+                        "FROM_BASE=1".to_owned(),
+                    ])
+                    .build()
+                    .unwrap(),
+            )
+            .rootfs(
+                RootFsBuilder::default()
+                    .typ("layers")
+                    .diff_ids(vec![diff_id])
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let (cd, cs) = layout
+            .write_bytes(&slipway_oci::json::canonical(&cfg).unwrap())
+            .unwrap();
+        let m = ImageManifestBuilder::default()
+            .schema_version(2u32)
+            .media_type(M::ImageManifest)
+            .config(convert::descriptor(
+                "application/vnd.oci.image.config.v1+json",
+                &cd,
+                cs,
+            ))
+            .layers(vec![convert::descriptor(
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                &ld,
+                ls,
+            )])
+            .build()
+            .unwrap();
+        let m = Manifest::from_image(&m).unwrap();
+        layout.write_manifest(&m).unwrap();
+        let mut d = m.descriptor();
+        d.set_platform(Some(convert::to_spec_platform(
+            &format!("linux/{arch}").parse().unwrap(),
+        )));
+        entries.push(d);
+    }
+    let idx = ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(M::ImageIndex)
+        .manifests(entries)
+        .build()
+        .unwrap();
+    let idx = Manifest::from_index(&idx).unwrap();
+    layout.write_manifest(&idx).unwrap();
+    layout.set_ref("base", &idx.descriptor()).unwrap();
+    (
+        layout.root().to_path_buf(),
+        serde_json::from_slice(&idx.bytes).unwrap(),
+    )
+}
+
+#[test]
+fn layout_base_layers_are_reused_byte_for_byte_for_the_right_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, base_index) = make_base(dir.path());
+    let ex = copy_example("hello-go", dir.path());
+    let base_arg = format!("oci:{}:base", base.display());
+    let r = run(build_cmd("slipway-build", &ex).args([
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--base",
+        &base_arg,
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = ex.join(".slipway/oci");
+    let blob = |layout: &Path, d: &str| {
+        std::fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(d.trim_start_matches("sha256:")),
+        )
+        .unwrap()
+    };
+    let base_index_digest = format!("sha256:{}", {
+        let raw = tool_ok(
+            "skopeo",
+            &["inspect", "--raw", &format!("oci:{}:base", base.display())],
+        );
+        sha256_digest(raw.as_bytes())
+            .trim_start_matches("sha256:")
+            .to_owned()
+    });
+    let index = read_json(
+        &out.join("blobs/sha256")
+            .join(index_digest(&ex, "hello").trim_start_matches("sha256:")),
+    );
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.base.name"],
+        base_arg
+    );
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.base.digest"],
+        base_index_digest
+    );
+    for entry in base_index["manifests"].as_array().unwrap() {
+        let arch = entry["platform"]["architecture"].as_str().unwrap();
+        let base_manifest = read_json(
+            &base.join("blobs/sha256").join(
+                entry["digest"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("sha256:"),
+            ),
+        );
+        let ours_raw = tool_ok(
+            "skopeo",
+            &[
+                "inspect",
+                "--raw",
+                &format!("oci:{}:hello.linux-{arch}", out.display()),
+            ],
+        );
+        let ours: serde_json::Value = serde_json::from_str(&ours_raw).unwrap();
+        let base_layer = &base_manifest["layers"][0];
+        assert_eq!(
+            ours["layers"][0], *base_layer,
+            "{arch}: base layer descriptor kept"
+        );
+        let d = base_layer["digest"].as_str().unwrap();
+        assert_eq!(
+            blob(&out, d),
+            blob(&base, d),
+            "{arch}: base layer bytes identical"
+        );
+        assert_eq!(ours["layers"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            ours["annotations"]["org.opencontainers.image.base.digest"],
+            entry["digest"]
+        );
+        let config = read_json(
+            &out.join("blobs/sha256").join(
+                ours["config"]["digest"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("sha256:"),
+            ),
+        );
+        assert_eq!(config["architecture"], arch);
+        assert!(
+            config["config"]["Env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == "FROM_BASE=1"),
+            "{arch}: base env kept"
+        );
+        // Unpacked, the base's file for the right architecture is there next to our binary.
+        let bundle = dir.path().join(format!("bundle-{arch}"));
+        umoci_unpack(&out, &format!("hello.linux-{arch}"), &bundle);
+        assert_eq!(
+            std::fs::read_to_string(bundle.join("rootfs/etc/base-release")).unwrap(),
+            format!("base for {arch}\n")
+        );
+        assert!(bundle.join("rootfs/usr/local/bin/hello").is_file());
+    }
+    let state = read_json(&ex.join(".slipway/state.json"));
+    assert_eq!(
+        state["images"]["hello"]["base"]["digest"],
+        base_index_digest
+    );
+}
+
+#[test]
+fn zstd_layers_and_oci_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-go", dir.path());
+    let r = run(build_cmd("slipway-build", &ex).args([
+        "--platform",
+        "linux/amd64",
+        "--compression",
+        "zstd",
+        "--level",
+        "9",
+        "--archive",
+        "hello.tar",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let layout = ex.join(".slipway/oci");
+    let m: serde_json::Value = serde_json::from_str(&tool_ok(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            &format!("oci:{}:hello.linux-amd64", layout.display()),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        m["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    // zstd(1) decompresses the layer and tar(1) lists the binary.
+    let layer = layout.join("blobs/sha256").join(
+        m["layers"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:"),
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "zstd -dc '{}' | tar -tv --numeric-owner",
+            layer.display()
+        ))
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains("65532/65532") && listing.contains("usr/local/bin/hello"),
+        "{listing}"
+    );
+    // The oci-archive holds the same image.
+    let archived = tool_ok(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            &format!("oci-archive:{}:hello", ex.join("hello.tar").display()),
+        ],
+    );
+    assert_eq!(
+        sha256_digest(archived.as_bytes()),
+        index_digest(&ex, "hello")
+    );
+    // And the registry takes zstd layers.
+    let reg = Registry::plain();
+    tool_ok(
+        "skopeo",
+        &[
+            "copy",
+            "--all",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:hello", layout.display()),
+            &format!("docker://{}/z/hello:1", reg.host()),
+        ],
+    );
+}
+
+#[test]
+fn upx_is_run_on_each_binary_when_asked() {
+    // UPX cannot be installed on our machines: a stand-in executable named `upx` records its
+    // arguments and marks the file, which proves the invocation and that the result is what
+    // goes into the image.
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-go", dir.path());
+    let fake = dir.path().join("fakebin");
+    std::fs::create_dir(&fake).unwrap();
+    let log = dir.path().join("upx.log");
+    std::fs::write(
+        fake.join("upx"),
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\nfor f; do :; done\nprintf UPXED >> \"$f\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        fake.join("upx"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap());
+    let r = run(build_cmd("slipway-build", &ex).env("PATH", &path).args([
+        "--platform",
+        "linux/amd64",
+        "--upx",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(calls.lines().count(), 1);
+    assert!(
+        calls.starts_with("-q --best /") && calls.trim_end().ends_with("hello.upx"),
+        "{calls}"
+    );
+    let bundle = dir.path().join("bundle");
+    umoci_unpack(&ex.join(".slipway/oci"), "hello.linux-amd64", &bundle);
+    let bin = std::fs::read(bundle.join("rootfs/usr/local/bin/hello")).unwrap();
+    assert!(bin.ends_with(b"UPXED"), "the image holds the UPX output");
+
+    // Asked for but missing: exit 2 with a hint.
+    let ex2 = copy_example("hello-rust", &dir.path().join("b").tap_mkdir());
+    let r = run(build_cmd("slipway-build", &ex2).args(["--upx"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`upx` was not found on PATH") && r.stderr.contains("hint: install UPX"),
+        "{}",
+        r.stderr
+    );
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> std::path::PathBuf;
+}
+
+impl TapMkdir for std::path::PathBuf {
+    fn tap_mkdir(self) -> std::path::PathBuf {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
+
+#[test]
+fn bad_input_exits_2_and_leaves_no_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-go", dir.path());
+    let layout = ex.join(".slipway/oci");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--name", "x", "--go", "./nope"], "go build"),
+        (
+            vec!["--platform", "linux/mips99"],
+            "cannot build for platform `linux/mips99`",
+        ),
+        (
+            vec![
+                "--platform",
+                "linux/amd64",
+                "--file",
+                "main.go:/../etc/passwd",
+            ],
+            "escapes the image root",
+        ),
+        (
+            vec!["--platform", "linux/amd64", "--file", "missing.txt:/etc/x"],
+            "`",
+        ),
+        (vec!["--image", "nope"], "slipway.yaml has no image `nope`"),
+        (vec!["--level", "99"], "gzip level 99 is out of range"),
+    ];
+    for (args, expect) in cases {
+        let r = run(build_cmd("slipway-build", &ex).args(&args));
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(expect), "{args:?}: {}", r.stderr);
+        assert!(!layout.exists(), "{args:?} left a layout behind");
+    }
+
+    // Missing toolchain: no `go` on PATH.
+    let r = run(build_cmd("slipway-build", &ex)
+        .env("PATH", "/nonexistent")
+        .args(["--platform", "linux/amd64"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`go` was not found on PATH") && r.stderr.contains("hint:"),
+        "{}",
+        r.stderr
+    );
+
+    // Unwritable output: the layout's parent is a regular file.
+    std::fs::write(dir.path().join("afile"), b"x").unwrap();
+    let r = run(build_cmd("slipway-build", &ex)
+        .args(["--platform", "linux/amd64", "--layout"])
+        .arg(dir.path().join("afile/oci")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot create layout"), "{}", r.stderr);
+
+    // An existing layout keeps its content when a later build fails.
+    let r = run(build_cmd("slipway-build", &ex).args(["--platform", "linux/amd64"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let before = std::fs::read(layout.join("index.json")).unwrap();
+    let r = run(build_cmd("slipway-build", &ex).args(["--platform", "linux/mips99"]));
+    assert_eq!(r.code, 2);
+    assert_eq!(std::fs::read(layout.join("index.json")).unwrap(), before);
+}
