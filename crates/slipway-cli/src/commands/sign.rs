@@ -19,9 +19,6 @@ use slipway_types::Digest;
 use crate::error::Failure;
 use crate::{Context, StepReport};
 
-/// Default layout when neither the state nor `--layout` names one.
-pub const DEFAULT_LAYOUT: &str = ".slipway/oci";
-
 /// Arguments of `slipway-sign`.
 #[derive(Debug, Clone, Default, Args)]
 #[command(
@@ -41,14 +38,10 @@ pub struct SignArgs {
     #[command(subcommand)]
     pub command: Option<SignCommand>,
 
-    /// Images to sign: image names from the state, names in the layout, or digests
+    /// Images to sign: image names from the state, names in the layout (--layout), or digests
     /// [default: every image in the state file, else every image in the layout]
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,
-
-    /// OCI layout holding the images [default: the state's, else .slipway/oci]
-    #[arg(long, value_name = "DIR")]
-    pub layout: Option<PathBuf>,
 
     /// Sign with this cosign key file (or env://VAR holding the PEM)
     #[arg(long, value_name = "PATH|env://VAR", env = ev::SLIPWAY_SIGN_KEY, hide_env_values = true)]
@@ -257,7 +250,7 @@ fn is_cosign_tag(name: &str) -> bool {
 fn open_layout(path: &Path, what: &str) -> Result<Layout, Failure> {
     Layout::open(path).map_err(|e| {
         Failure::from(e).with_hint(format!(
-            "{what}: point --layout at the OCI layout slipway-build wrote (default {DEFAULT_LAYOUT})"
+            "{what}: point --layout at the OCI layout slipway-build wrote (default .slipway/oci)"
         ))
     })
 }
@@ -279,29 +272,21 @@ fn manifest_in(layout: &Layout, spec: &str) -> Result<Manifest, Failure> {
 }
 
 /// Resolves what to sign or verify: explicit images, else the state's images, else every image
-/// in the layout.
+/// in the layout. An image of the state is read from the layout the state records for it; other
+/// names and digests from the shared layout (`--layout`, default `.slipway/oci`).
 pub(crate) fn targets(
     ctx: &Context,
     state: &State,
     explicit: &[String],
-    layout_flag: Option<&Path>,
 ) -> Result<Vec<Target>, Failure> {
-    let abs = |p: &Path| {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            ctx.cwd.join(p)
-        }
-    };
-    let default_layout = layout_flag.map_or_else(|| ctx.cwd.join(DEFAULT_LAYOUT), abs);
+    let default_layout = ctx.settings.layout.clone();
     let from_state = |name: &str| -> Result<Option<Target>, Failure> {
         let Some(img) = state.images.get(name) else {
             return Ok(None);
         };
-        let dir = match (layout_flag, &img.layout) {
-            (Some(l), _) => abs(l),
-            (None, Some(l)) => state_path(ctx, l),
-            (None, None) => default_layout.clone(),
+        let dir = match &img.layout {
+            Some(l) => state_path(ctx, l),
+            None => default_layout.clone(),
         };
         let layout = open_layout(&dir, &format!("image `{name}`"))?;
         let manifest = match (&img.index, img.platforms.values().next(), &img.layout_ref) {
@@ -454,7 +439,7 @@ fn sign_images(ctx: &Context, args: &SignArgs) -> Result<StepReport, Failure> {
     };
     let explicit_attest = !args.attest.is_empty() || cfg.attest.is_some();
 
-    let targets = targets(ctx, &state, &args.images, args.layout.as_deref())?;
+    let targets = targets(ctx, &state, &args.images)?;
 
     // Everything that will be signed or attested is worked out (and every input read) before
     // anything is signed: bad input fails the step with nothing half-written.

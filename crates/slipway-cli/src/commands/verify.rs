@@ -24,7 +24,8 @@ use crate::{Context, StepReport};
 #[derive(Debug, Clone, Default, Args)]
 #[command(after_long_help = "\
 TARGET is an OCI layout directory (every image in it), DIR:NAME or DIR@sha256:… (one image),
-or an image name from the state file; without TARGET, the state's images are verified.
+an image name from the state file, or a name or digest in the shared layout (--layout); without
+TARGET, the state's images are verified.
 Registry references (registry/repo:tag) are verified once slipway-push's registry client is in
 (the verification code reads through a source trait; only the layout source exists today).
 
@@ -35,10 +36,6 @@ pub struct VerifyArgs {
     /// What to verify [default: the images in the state file]
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
-
-    /// Layout for image names and digests given as TARGET [default: the state's, else .slipway/oci]
-    #[arg(long, value_name = "DIR")]
-    pub layout: Option<PathBuf>,
 
     /// Public key that must have signed (PEM file, or env://VAR)
     #[arg(long, value_name = "PATH|env://VAR", env = ev::SLIPWAY_VERIFY_KEY, hide_env_values = true)]
@@ -224,7 +221,7 @@ fn resolve_targets(
     state: &slipway_state::State,
 ) -> Result<Vec<Target>, Failure> {
     if args.targets.is_empty() {
-        return targets(ctx, state, &[], args.layout.as_deref());
+        return targets(ctx, state, &[]);
     }
     let mut out = Vec::new();
     for t in &args.targets {
@@ -248,13 +245,8 @@ fn resolve_targets(
             )?);
             continue;
         }
-        if state.images.contains_key(t.as_str()) || args.layout.is_some() || !t.contains('/') {
-            out.extend(targets(
-                ctx,
-                state,
-                std::slice::from_ref(t),
-                args.layout.as_deref(),
-            )?);
+        if state.images.contains_key(t.as_str()) || !t.contains('/') {
+            out.extend(targets(ctx, state, std::slice::from_ref(t))?);
             continue;
         }
         if t.parse::<Reference>().is_ok() {
