@@ -30,10 +30,8 @@ fn unimplemented_steps_say_so_exit_2_and_touch_nothing() {
     let before = std::fs::read(&state).unwrap();
     for (bin, args) in [
         ("slipway-scan-sbom", vec!["--anything", "x"]),
-        ("slipway-sign", vec![]),
         ("slipway-push", vec![]),
         ("slipway-promote", vec![]),
-        ("slipway", vec!["verify", "ref"]),
         ("slipway", vec!["runner", "fingerprint"]),
         ("slipway", vec!["push", "--to", "x"]),
     ] {

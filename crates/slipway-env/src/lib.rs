@@ -74,6 +74,21 @@ env_vars! {
     SLIPWAY_PASSWORD: Slipway, secret;
     /// Password for encrypted signing keys, as cosign names it.
     COSIGN_PASSWORD: Convention, secret;
+    /// Signing key for `slipway-sign` (`--key`): a cosign key file path or `env://VAR`.
+    SLIPWAY_SIGN_KEY: Slipway;
+    /// Public key for `slipway verify` (`--key`): a PEM file path or `env://VAR`.
+    SLIPWAY_VERIFY_KEY: Slipway;
+    /// Where keyless signing reads the OIDC token (`--identity-token`): a file or `env://VAR`
+    /// (never the token itself).
+    SLIPWAY_IDENTITY_TOKEN: Slipway;
+    /// Fulcio URL for keyless signing (`--fulcio-url`); default `https://fulcio.sigstore.dev`.
+    SLIPWAY_FULCIO_URL: Slipway;
+    /// Rekor URL (`--rekor-url`); default `https://rekor.sigstore.dev`.
+    SLIPWAY_REKOR_URL: Slipway;
+    /// Sigstore `trusted_root.json` for offline verification (`--trusted-root`).
+    SLIPWAY_TRUSTED_ROOT: Slipway;
+    /// OIDC identity token for keyless signing (GitLab `id_tokens:` with `aud: sigstore`).
+    SIGSTORE_ID_TOKEN: Convention, secret;
     /// Disables colour when set to any non-empty value (<https://no-color.org>).
     NO_COLOR: Convention;
     /// Forces colour when set to a non-empty value other than `0`.
@@ -116,6 +131,10 @@ env_vars! {
     GITHUB_ACTOR: GitHubActions;
     /// Base URL of the GitHub server.
     GITHUB_SERVER_URL: GitHubActions;
+    /// URL of the job's OIDC token service (present with `permissions: id-token: write`).
+    ACTIONS_ID_TOKEN_REQUEST_URL: GitHubActions;
+    /// Bearer token for the OIDC token service.
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: GitHubActions, secret;
     /// Set to `true` by GitLab CI.
     GITLAB_CI: GitLabCi;
     /// Set to `true` by most CI systems.
@@ -142,6 +161,8 @@ env_vars! {
     CI_SERVER_URL: GitLabCi;
     /// Login of the user who started the pipeline.
     GITLAB_USER_LOGIN: GitLabCi;
+    /// Id of the runner running the job (provenance builder id).
+    CI_RUNNER_ID: GitLabCi;
 }
 
 /// Looks a variable up in [`ALL`].

@@ -6,10 +6,12 @@
 //! a test never skips because its tool is absent.
 
 mod registry;
+mod sigstore;
 mod tls;
 mod tools;
 
 pub use registry::{Registry, RegistryKind};
+pub use sigstore::{MockSigstore, test_identity_token};
 pub use tls::TestCa;
 pub use tools::{repo_root, test_tools_dir, tool};
 

@@ -38,6 +38,9 @@ pub struct SignatureRecord {
     /// Transparency log index, when uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_index: Option<u64>,
+    /// The OCI layout holding the `.sig` manifest (what push carries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
     /// When it was made.
     pub at: Timestamp,
 }
@@ -54,6 +57,21 @@ pub struct AttestationRecord {
     pub predicate_type: String,
     /// Keyed or keyless.
     pub mode: SigningMode,
+    /// sha256 of the public key (keyed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Certificate identity (keyless).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// Certificate OIDC issuer (keyless).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Transparency log index, when uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<u64>,
+    /// The OCI layout holding the `.att` manifest (what push carries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
     /// When it was made.
     pub at: Timestamp,
 }
