@@ -89,6 +89,18 @@ env_vars! {
     SLIPWAY_TRUSTED_ROOT: Slipway;
     /// OIDC identity token for keyless signing (GitLab `id_tokens:` with `aud: sigstore`).
     SIGSTORE_ID_TOKEN: Convention, secret;
+    /// Registry username for push/promote (with `SLIPWAY_REGISTRY_PASSWORD`; `--username`).
+    SLIPWAY_REGISTRY_USERNAME: Slipway;
+    /// Registry password or token for push/promote (instead of `--password-stdin`).
+    SLIPWAY_REGISTRY_PASSWORD: Slipway, secret;
+    /// Extra CA certificate (PEM) trusted for registries (`--ca-file`).
+    SLIPWAY_CA_FILE: Slipway;
+    /// Comma-separated registry hosts spoken to over plain HTTP (`--insecure-registry`).
+    SLIPWAY_INSECURE_REGISTRY: Slipway;
+    /// Blobs transferred at once by push/promote (`--jobs`, default 4).
+    SLIPWAY_JOBS: Slipway;
+    /// Deployment environment name, used as a tag by push (`--environment`).
+    SLIPWAY_ENVIRONMENT: Slipway;
     /// Disables colour when set to any non-empty value (<https://no-color.org>).
     NO_COLOR: Convention;
     /// Forces colour when set to a non-empty value other than `0`.
@@ -115,6 +127,8 @@ env_vars! {
     GITHUB_REF: GitHubActions;
     /// Commit SHA that triggered the run.
     GITHUB_SHA: GitHubActions;
+    /// Source branch of a pull request.
+    GITHUB_HEAD_REF: GitHubActions;
     /// Unique id of the workflow run.
     GITHUB_RUN_ID: GitHubActions;
     /// Attempt number of the workflow run.
@@ -147,6 +161,10 @@ env_vars! {
     CI_COMMIT_TAG: GitLabCi;
     /// Commit SHA of the pipeline.
     CI_COMMIT_SHA: GitLabCi;
+    /// Branch the pipeline runs for (absent for tags and merge requests).
+    CI_COMMIT_BRANCH: GitLabCi;
+    /// Merge request number, in merge request pipelines.
+    CI_MERGE_REQUEST_IID: GitLabCi;
     /// Unique id of the pipeline.
     CI_PIPELINE_ID: GitLabCi;
     /// How the pipeline was triggered.

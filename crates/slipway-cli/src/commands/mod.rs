@@ -8,6 +8,7 @@ pub mod runner;
 pub mod scan_sbom;
 pub mod sign;
 mod state;
+pub mod transfer;
 pub mod verify;
 
 use crate::Context;

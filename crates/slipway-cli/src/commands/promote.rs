@@ -1,21 +1,588 @@
-//! `slipway-promote`.
+//! `slipway-promote`: copy a gated digest (with its signatures and attestations) from the
+//! source repository to every target, apply the target tags, record what each tag pointed to
+//! before; `--rollback` moves the tags back.
+
+use std::sync::Arc;
 
 use clap::Args;
+use slipway_oci::{Manifest, convert};
+use slipway_registry::{Client, CopyItem, CopyOptions, Source, Target, copy};
+use slipway_ship::gates::{self, GateCheck, RecordedRunnerVerdict, Requirements, RunnerPolicy, Subject};
+use slipway_ship::rollback;
+use slipway_state::{PromotionRecord, PromotionTarget, State, Step, TagMove};
+use slipway_types::{Digest, Reference, Repository, Tag};
 
-use crate::Context;
-use crate::args::PendingArgs;
-use crate::commands::pending;
+use crate::commands::push::ARTIFACT_SUFFIXES;
+use crate::commands::transfer::{self, TransferArgs};
 use crate::error::Failure;
+use crate::{Context, StepReport};
 
 /// Arguments of `slipway-promote`.
 #[derive(Debug, Clone, Default, Args)]
+#[command(after_help = "\
+Preconditions, read from the state file, each required unless promote.require says otherwise:
+  scan       the newest scan verdict for the digest is pass
+  signature  a verification of its signature is recorded and verified (slipway verify)
+  pushed     it was pushed to the source repository (slipway-push)
+  runner     the runner is allowed, when a runner policy exists
+Unmet preconditions stop the promotion with exit code 1, each one listed.
+
+--rollback moves every tag of the newest promotion back to the digest it pointed to before
+(or to --to DIGEST), after checking that digest still passes the preconditions.")]
 pub struct PromoteArgs {
-    /// Not implemented yet: arguments are accepted as they come.
+    /// Source image, REPO:TAG or REPO@DIGEST [default: the newest push in the state]
+    #[arg(long, value_name = "REF")]
+    pub from: Option<String>,
+
+    /// Image name whose newest push is the source (when the state holds several)
+    #[arg(long, value_name = "NAME")]
+    pub image: Option<String>,
+
+    /// Target repository; repeatable [config: promote.targets]
+    #[arg(long = "target", value_name = "REPO")]
+    pub targets: Vec<String>,
+
+    /// Tag to set on the targets; repeatable [config: promote.tags]
+    #[arg(long = "tag", short = 't', value_name = "TAG")]
+    pub tags: Vec<String>,
+
+    /// Print the plan (gates, copies, tag moves) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Refuse to move a tag that already points at another digest
+    #[arg(long)]
+    pub no_clobber: bool,
+
+    /// Move the tags of the newest promotion back to their previous digests
+    #[arg(long)]
+    pub rollback: bool,
+
+    /// With --rollback: move the tags to this digest instead
+    #[arg(long, value_name = "DIGEST", requires = "rollback")]
+    pub to: Option<String>,
+
+    /// Registry options.
     #[command(flatten)]
-    pub pending: PendingArgs,
+    pub transfer: TransferArgs,
 }
 
 /// Runs `slipway-promote`.
-pub fn run(_ctx: &Context, _args: PromoteArgs) -> Result<(), Failure> {
-    pending::not_implemented("slipway-promote (slipway promote)")
+pub fn run(ctx: &Context, args: PromoteArgs) -> Result<(), Failure> {
+    let state_file = ctx.state_file();
+    ctx.run_step(Step::Promote, &state_file, |ctx| {
+        if args.rollback {
+            rollback_cmd(ctx, &args)
+        } else {
+            promote(ctx, &args)
+        }
+    })
+}
+
+fn requirements(ctx: &Context) -> Requirements {
+    let r = ctx
+        .settings
+        .config
+        .config
+        .promote
+        .as_ref()
+        .and_then(|p| p.require.clone())
+        .unwrap_or_default();
+    let d = Requirements::default();
+    Requirements {
+        scan: r.scan.unwrap_or(d.scan),
+        signature: r.signature.unwrap_or(d.signature),
+        pushed: r.pushed.unwrap_or(d.pushed),
+        runner: r.runner.unwrap_or(d.runner),
+    }
+}
+
+/// The runner gate's policy. Hook for the runner feature: replace with the live
+/// fingerprint/allowlist check when it exists.
+fn runner_policy() -> Box<dyn RunnerPolicy> {
+    Box::new(RecordedRunnerVerdict)
+}
+
+fn parse_tag(t: &str, origin: &str) -> Result<Tag, Failure> {
+    t.parse()
+        .map_err(|e: slipway_types::TagError| Failure::usage(format!("{origin}: {e}")))
+}
+
+/// Targets with their tags, from flags or config.
+fn targets(ctx: &Context, args: &PromoteArgs) -> Result<Vec<(Repository, Vec<Tag>)>, Failure> {
+    let cfg = ctx.settings.config.config.promote.clone().unwrap_or_default();
+    let default_tags: Vec<Tag> = if args.tags.is_empty() {
+        cfg.tags.iter().map(|t| parse_tag(t, "promote.tags")).collect::<Result<_, _>>()?
+    } else {
+        args.tags.iter().map(|t| parse_tag(t, "--tag")).collect::<Result<_, _>>()?
+    };
+    let mut out = Vec::new();
+    if !args.targets.is_empty() {
+        for t in &args.targets {
+            let repo: Repository = t
+                .parse()
+                .map_err(|e: slipway_types::ReferenceError| Failure::usage(format!("--target: {e}")))?;
+            out.push((repo, default_tags.clone()));
+        }
+    } else {
+        for (i, t) in cfg.targets.iter().enumerate() {
+            let repo: Repository = t.repository.parse().map_err(|e: slipway_types::ReferenceError| {
+                Failure::usage(format!("promote.targets[{i}].repository: {e}"))
+            })?;
+            let tags = if t.tags.is_empty() {
+                default_tags.clone()
+            } else {
+                t.tags
+                    .iter()
+                    .map(|x| parse_tag(x, &format!("promote.targets[{i}].tags")))
+                    .collect::<Result<_, _>>()?
+            };
+            out.push((repo, tags));
+        }
+    }
+    Ok(out)
+}
+
+fn gate_failure(digest: &Digest, unmet: &[&GateCheck]) -> Failure {
+    let list: Vec<String> = unmet.iter().map(|c| format!("{}: {}", c.gate, c.detail)).collect();
+    Failure::denied(format!(
+        "{} may not be promoted; unmet preconditions:\n  - {}",
+        digest.short(),
+        list.join("\n  - ")
+    ))
+    .with_hint("see `slipway state show`; promote.require in slipway.yaml says which preconditions apply")
+}
+
+fn children(m: &Manifest) -> Vec<Digest> {
+    if m.is_index() {
+        m.children()
+            .iter()
+            .filter_map(|d| convert::descriptor_digest(d).ok())
+            .collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Cosign artifacts of `digests` present in `repo`.
+async fn remote_artifacts(
+    client: &Client,
+    repo: &Repository,
+    digests: &[Digest],
+) -> Result<Vec<CopyItem>, slipway_registry::RegistryError> {
+    let mut out = Vec::new();
+    for d in digests {
+        for suffix in ARTIFACT_SUFFIXES {
+            let tag = d.cosign_tag(suffix);
+            if let Some(desc) = client.head_manifest(repo, &tag).await? {
+                out.push(CopyItem {
+                    root: desc.to_spec(),
+                    tags: vec![tag],
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
+    let state_file = ctx.state_file();
+    let state = state_file.read()?.unwrap_or_default();
+    let cfg = ctx.settings.config.config.promote.clone().unwrap_or_default();
+    let targets = targets(ctx, args)?;
+    if targets.is_empty() {
+        return Err(Failure::usage("no target repository to promote to")
+            .with_hint("pass --target REPO (repeatable) or set promote.targets in slipway.yaml"));
+    }
+    let source_ref: Option<Reference> = match &args.from {
+        Some(f) => Some(f.parse().map_err(|e: slipway_types::ReferenceError| Failure::usage(format!("--from: {e}")))?),
+        None => None,
+    };
+    let t = transfer::resolve(ctx, &args.transfer, cfg.transfer.as_ref())?;
+    let rt = transfer::runtime()?;
+    let client = t.client.clone();
+    let (source_repo, digest) = match &source_ref {
+        Some(r) => {
+            let resolved = rt.block_on(client.resolve(r)).map_err(|e| {
+                let unknown = matches!(e, slipway_registry::RegistryError::NotFound { .. });
+                let f = Failure::from(e);
+                if unknown {
+                    Failure {
+                        error: format!("unknown promote source `{r}`: {}", f.chain().join(": ")).into(),
+                        ..f
+                    }
+                } else {
+                    f
+                }
+            })?;
+            (r.repository().clone(), resolved.digest)
+        }
+        None => {
+            let p = state
+                .pushes
+                .iter()
+                .rev()
+                .find(|p| args.image.is_none() || p.image == args.image)
+                .ok_or_else(|| {
+                    Failure::usage(format!(
+                        "no push{} is recorded in the state file, so there is nothing to promote",
+                        args.image.as_deref().map(|i| format!(" of image `{i}`")).unwrap_or_default()
+                    ))
+                    .with_hint("run slipway-push first, or name the source with --from REPO@DIGEST")
+                })?;
+            (p.repository.clone(), p.digest.clone())
+        }
+    };
+    let manifest = rt.block_on(client.fetch_manifest(&source_repo, &digest.to_string()))?;
+    let kids = children(&manifest);
+    let subject = Subject {
+        digest: digest.clone(),
+        children: kids.clone(),
+        source: Some(source_repo.clone()),
+    };
+    let checks = gates::evaluate(&state, &subject, &requirements(ctx), runner_policy().as_ref());
+    let unmet = gates::unmet(&checks);
+    let mut all_digests = vec![digest.clone()];
+    all_digests.extend(kids);
+    let arts = rt.block_on(remote_artifacts(&client, &source_repo, &all_digests))?;
+    // What each tag points to now.
+    let no_clobber = args.no_clobber || cfg.no_clobber.unwrap_or(false);
+    let mut moves: Vec<(Repository, Vec<TagMove>)> = Vec::new();
+    let mut clobbers = Vec::new();
+    for (repo, tags) in &targets {
+        let mut m = Vec::new();
+        for tag in tags {
+            let previous = rt
+                .block_on(client.head_manifest(repo, tag.as_str()))?
+                .map(|d| d.digest);
+            if no_clobber && previous.as_ref().is_some_and(|p| p != &digest) {
+                clobbers.push(format!(
+                    "{repo}:{tag} points at {}",
+                    previous.as_ref().map(Digest::short).unwrap_or_default()
+                ));
+            }
+            m.push(TagMove {
+                tag: tag.clone(),
+                previous,
+            });
+        }
+        moves.push((repo.clone(), m));
+    }
+    let plan_text = plan_text(&source_repo, &digest, &checks, &arts, &moves);
+    if args.dry_run {
+        return Ok(StepReport {
+            summary: format!(
+                "dry run: {} would {}be promoted to {} target(s); nothing changed",
+                digest.short(),
+                if unmet.is_empty() && clobbers.is_empty() { "" } else { "NOT " },
+                moves.len()
+            ),
+            human: Some(plan_text),
+            json: Some(serde_json::json!({
+                "dry_run": true,
+                "source": source_repo.to_string(),
+                "digest": digest.to_string(),
+                "gates": checks.iter().map(|c| serde_json::json!({"gate": c.gate.name(), "required": c.required, "met": c.met, "detail": c.detail})).collect::<Vec<_>>(),
+                "artifacts": arts.iter().flat_map(|a| a.tags.clone()).collect::<Vec<_>>(),
+                "targets": moves_json(&moves),
+                "refusals": clobbers,
+            })),
+            ..StepReport::default()
+        });
+    }
+    if !unmet.is_empty() {
+        return Err(gate_failure(&digest, &unmet));
+    }
+    if !clobbers.is_empty() {
+        return Err(Failure::denied(format!(
+            "--no-clobber: tags already point elsewhere:\n  - {}",
+            clobbers.join("\n  - ")
+        )));
+    }
+    ctx.printer.detail(&plan_text);
+    let source = Source::Remote {
+        client: client.clone(),
+        repo: source_repo.clone(),
+    };
+    let copy_targets: Vec<Target> = targets
+        .iter()
+        .map(|(repo, _)| Target::Remote {
+            client: client.clone(),
+            repo: repo.clone(),
+        })
+        .collect();
+    let mut items = arts.clone();
+    items.push(CopyItem {
+        root: convert::descriptor(manifest.media_type.as_str(), &digest, manifest.bytes.len() as u64),
+        tags: Vec::new(),
+    });
+    let progress: Arc<dyn slipway_types::Progress> = Arc::new(ctx.progress());
+    let (_, reports) = rt.block_on(copy::copy(
+        &source,
+        &copy_targets,
+        &items,
+        &CopyOptions { jobs: t.jobs, progress },
+    ))?;
+    // Tags last, once every target holds everything.
+    for (repo, tags) in &targets {
+        for tag in tags {
+            rt.block_on(client.put_manifest(repo, tag.as_str(), &manifest))?;
+        }
+    }
+    let record = PromotionRecord {
+        digest: digest.clone(),
+        source: Some(source_repo.clone()),
+        targets: moves
+            .iter()
+            .map(|(repo, m)| PromotionTarget {
+                repository: repo.clone(),
+                tags: m.clone(),
+            })
+            .collect(),
+        rollback: false,
+        at: chrono::Utc::now(),
+    };
+    state_file.update(|s| s.promotions.push(record))?;
+    let mut md = String::from("### slipway promote\n\n| Repository | Digest | Tags | Sent | Mounted | Skipped |\n|---|---|---|---|---|---|\n");
+    let mut lines = Vec::new();
+    for ((repo, m), r) in moves.iter().zip(&reports) {
+        let tags: Vec<String> = m.iter().map(|x| x.tag.to_string()).collect();
+        md.push_str(&format!(
+            "| `{repo}` | `{digest}` | {} | {} | {} | {} |\n",
+            tags.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" "),
+            transfer::bytes(r.bytes_sent),
+            transfer::bytes(r.bytes_mounted),
+            transfer::bytes(r.bytes_skipped)
+        ));
+        lines.push(format!("{repo}@{digest}"));
+        ctx.printer.info(&format!(
+            "{repo}: {} — sent {}, mounted {}, skipped {}",
+            if tags.is_empty() { "by digest".to_owned() } else { tags.join(", ") },
+            transfer::bytes(r.bytes_sent),
+            transfer::bytes(r.bytes_mounted),
+            transfer::bytes(r.bytes_skipped)
+        ));
+    }
+    Ok(StepReport {
+        summary: format!("promoted {} from {source_repo} to {} target(s)", digest.short(), moves.len()),
+        outputs: vec![
+            ("digest".into(), digest.to_string()),
+            ("images".into(), lines.join(",")),
+        ],
+        markdown: Some(md),
+        human: Some(lines.join("\n")),
+        json: Some(serde_json::json!({
+            "source": source_repo.to_string(),
+            "digest": digest.to_string(),
+            "artifacts": arts.iter().flat_map(|a| a.tags.clone()).collect::<Vec<_>>(),
+            "targets": moves_json(&moves),
+            "reports": reports,
+        })),
+    })
+}
+
+fn moves_json(moves: &[(Repository, Vec<TagMove>)]) -> serde_json::Value {
+    serde_json::Value::Array(
+        moves
+            .iter()
+            .map(|(repo, m)| {
+                serde_json::json!({
+                    "repository": repo.to_string(),
+                    "tags": m.iter().map(|x| serde_json::json!({"tag": x.tag.to_string(), "previous": x.previous.as_ref().map(ToString::to_string)})).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn plan_text(
+    source: &Repository,
+    digest: &Digest,
+    checks: &[GateCheck],
+    arts: &[CopyItem],
+    moves: &[(Repository, Vec<TagMove>)],
+) -> String {
+    let mut out = format!("promote {source}@{digest}\n");
+    for c in checks {
+        out.push_str(&format!(
+            "  gate {:<9} {} {}\n",
+            c.gate.name(),
+            match (c.required, c.met) {
+                (_, true) => "ok  ",
+                (true, false) => "FAIL",
+                (false, false) => "skip",
+            },
+            c.detail
+        ));
+    }
+    for a in arts {
+        out.push_str(&format!("  with {}\n", a.tags.join(", ")));
+    }
+    for (repo, m) in moves {
+        out.push_str(&format!("  to {repo}\n"));
+        for x in m {
+            out.push_str(&format!(
+                "    {}: {} -> {}\n",
+                x.tag,
+                x.previous.as_ref().map_or("(new)".to_owned(), Digest::short),
+                digest.short()
+            ));
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
+    let state_file = ctx.state_file();
+    let state: State = state_file.read()?.unwrap_or_default();
+    let cfg = ctx.settings.config.config.promote.clone().unwrap_or_default();
+    let to: Option<Digest> = match &args.to {
+        Some(d) => Some(d.parse().map_err(|e: slipway_types::DigestError| Failure::usage(format!("--to: {e}")))?),
+        None => None,
+    };
+    let wanted: Vec<Repository> = args
+        .targets
+        .iter()
+        .map(|t| t.parse().map_err(|e: slipway_types::ReferenceError| Failure::usage(format!("--target: {e}"))))
+        .collect::<Result<_, _>>()?;
+    let plan = rollback::plan(&state, &wanted, to.as_ref()).map_err(|e| {
+        Failure::usage(e.to_string()).with_hint("a rollback undoes a promotion recorded in this state file")
+    })?;
+    let t = transfer::resolve(ctx, &args.transfer, cfg.transfer.as_ref())?;
+    let rt = transfer::runtime()?;
+    let client = t.client.clone();
+    // Each digest to go back to must still pass the gates.
+    let mut restores: Vec<Digest> = plan
+        .iter()
+        .flat_map(|p| p.tags.iter().filter_map(|t| t.restore.clone()))
+        .collect();
+    restores.sort();
+    restores.dedup();
+    let promo_source = rollback::last_promotion(&state, plan.first().map(|p| &p.repository)).and_then(|p| p.source.clone());
+    let mut text = Vec::new();
+    let mut all_unmet = Vec::new();
+    for d in &restores {
+        let repo = &plan[0].repository;
+        let m = match rt.block_on(client.get_manifest(repo, &d.to_string()))? {
+            Some(m) => m,
+            None => match &promo_source {
+                Some(src) => rt.block_on(client.fetch_manifest(src, &d.to_string()))?,
+                None => {
+                    return Err(Failure::usage(format!("{d} is not in {repo}; nothing to roll back to")));
+                }
+            },
+        };
+        let subject = Subject {
+            digest: d.clone(),
+            children: children(&m),
+            source: promo_source.clone(),
+        };
+        let checks = gates::evaluate(&state, &subject, &requirements(ctx), runner_policy().as_ref());
+        let unmet: Vec<GateCheck> = gates::unmet(&checks).into_iter().cloned().collect();
+        if !unmet.is_empty() {
+            all_unmet.push((d.clone(), unmet));
+        }
+    }
+    for p in &plan {
+        for tg in &p.tags {
+            text.push(format!(
+                "{}:{}: {} -> {}",
+                p.repository,
+                tg.tag,
+                tg.promoted.short(),
+                tg.restore.as_ref().map_or("(was new; left as is)".to_owned(), Digest::short)
+            ));
+        }
+    }
+    if args.dry_run {
+        return Ok(StepReport {
+            summary: format!("dry run: rollback of {} tag(s); nothing changed", text.len()),
+            human: Some(text.join("\n")),
+            ..StepReport::default()
+        });
+    }
+    if let Some((d, unmet)) = all_unmet.first() {
+        return Err(gate_failure(d, &unmet.iter().collect::<Vec<_>>()));
+    }
+    let mut records: Vec<PromotionRecord> = Vec::new();
+    for p in &plan {
+        for tg in &p.tags {
+            let Some(restore) = &tg.restore else {
+                ctx.printer.warn(&format!(
+                    "{}:{} was new in the promotion; there is no previous digest to restore, left as is",
+                    p.repository, tg.tag
+                ));
+                continue;
+            };
+            let current = rt
+                .block_on(client.head_manifest(&p.repository, tg.tag.as_str()))?
+                .map(|d| d.digest);
+            let m = match rt.block_on(client.get_manifest(&p.repository, &restore.to_string()))? {
+                Some(m) => m,
+                None => {
+                    // Not in the target (e.g. --to a digest never promoted there): copy it in.
+                    let src = promo_source.clone().ok_or_else(|| {
+                        Failure::usage(format!("{restore} is not in {} and the promotion has no source", p.repository))
+                    })?;
+                    let source = Source::Remote { client: client.clone(), repo: src.clone() };
+                    let m = rt.block_on(client.fetch_manifest(&src, &restore.to_string()))?;
+                    let item = CopyItem { root: m.descriptor(), tags: Vec::new() };
+                    rt.block_on(copy::copy(
+                        &source,
+                        &[Target::Remote { client: client.clone(), repo: p.repository.clone() }],
+                        &[item],
+                        &CopyOptions { jobs: t.jobs, progress: Arc::new(ctx.progress()) },
+                    ))?;
+                    m
+                }
+            };
+            rt.block_on(client.put_manifest(&p.repository, tg.tag.as_str(), &m))?;
+            let rec = match records.iter_mut().find(|r| &r.digest == restore) {
+                Some(r) => r,
+                None => {
+                    records.push(PromotionRecord {
+                        digest: restore.clone(),
+                        source: promo_source.clone(),
+                        targets: Vec::new(),
+                        rollback: true,
+                        at: chrono::Utc::now(),
+                    });
+                    records.last_mut().expect("just pushed")
+                }
+            };
+            let mv = TagMove { tag: tg.tag.clone(), previous: current };
+            match rec.targets.iter_mut().find(|t| t.repository == p.repository) {
+                Some(t) => t.tags.push(mv),
+                None => rec.targets.push(PromotionTarget { repository: p.repository.clone(), tags: vec![mv] }),
+            }
+        }
+    }
+    let n: usize = records.iter().map(|r| r.targets.iter().map(|t| t.tags.len()).sum::<usize>()).sum();
+    state_file.update(|s| s.promotions.extend(records.clone()))?;
+    Ok(StepReport {
+        summary: format!("rolled back {n} tag(s)"),
+        markdown: Some(format!(
+            "### slipway promote --rollback\n\n| Tag | From | To |\n|---|---|---|\n{}",
+            plan.iter()
+                .flat_map(|p| p.tags.iter().map(move |t| format!(
+                    "| `{}:{}` | `{}` | {} |\n",
+                    p.repository,
+                    t.tag,
+                    t.promoted.short(),
+                    t.restore.as_ref().map_or("(left as is)".to_owned(), |d| format!("`{}`", d.short()))
+                )))
+                .collect::<String>()
+        )),
+        human: Some(text.join("\n")),
+        json: Some(serde_json::json!({
+            "rollback": true,
+            "tags": plan.iter().flat_map(|p| p.tags.iter().map(move |t| serde_json::json!({
+                "repository": p.repository.to_string(),
+                "tag": t.tag.to_string(),
+                "from": t.promoted.to_string(),
+                "to": t.restore.as_ref().map(ToString::to_string),
+            }))).collect::<Vec<_>>(),
+        })),
+        outputs: restores.first().map(|d| vec![("digest".to_owned(), d.to_string())]).unwrap_or_default(),
+    })
 }

@@ -1,0 +1,1125 @@
+//! The registry client: one HTTP stack (reqwest, rustls) shared with `oci-client`.
+//!
+//! `oci-client` does the authentication handshake — it reads the registry's
+//! `WWW-Authenticate` challenge and, for `Bearer`, fetches a token from the realm with our
+//! credentials (Basic registries get the credentials directly). Everything else that needs
+//! more control than `oci-client` offers is here, on the same reqwest 0.13 stack: HEAD checks,
+//! manifests with exact bytes, blob streams with `Range`, cross-repository mounts, chunked
+//! uploads that resume, and retries with backoff that honour `Retry-After`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use slipway_oci::Manifest;
+use slipway_oci::digest::Hasher;
+use slipway_types::{Digest, MediaType, Reference, Repository, Secret};
+
+use crate::RegistryError;
+use crate::auth::{CredentialStore, Credentials};
+use crate::error::Detail;
+use crate::retry::{Backoff, RetryPolicy, parse_retry_after};
+
+/// A stream of blob bytes.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+/// Called with every secret the client learns (passwords, tokens), so the caller can mask it.
+pub type SecretSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Manifest media types we ask for.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/// How the client connects and authenticates.
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// Where credentials come from.
+    pub credentials: CredentialStore,
+    /// PEM files with extra CA certificates to trust (`--ca-file`).
+    pub ca_files: Vec<PathBuf>,
+    /// Hosts (`host[:port]`) spoken to over plain HTTP (`--insecure-registry`). Only these.
+    pub insecure_registries: Vec<String>,
+    /// Retries of transient failures.
+    pub retry: RetryPolicy,
+    /// Upload blobs larger than this in chunks of this size (`None`: one request per blob).
+    pub chunk_size: Option<u64>,
+    /// Sent as `User-Agent`.
+    pub user_agent: String,
+    /// Receives every password and token learnt, for masking.
+    pub on_secret: Option<SecretSink>,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Timeout between reads of a response.
+    pub read_timeout: Duration,
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("credentials", &self.credentials)
+            .field("ca_files", &self.ca_files)
+            .field("insecure_registries", &self.insecure_registries)
+            .field("retry", &self.retry)
+            .field("chunk_size", &self.chunk_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            credentials: CredentialStore::anonymous(),
+            ca_files: Vec::new(),
+            insecure_registries: Vec::new(),
+            retry: RetryPolicy::default(),
+            chunk_size: None,
+            user_agent: format!("slipway/{}", env!("CARGO_PKG_VERSION")),
+            on_secret: None,
+            connect_timeout: Duration::from_secs(15),
+            read_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What a manifest HEAD (or GET) says about a reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteDescriptor {
+    /// Digest of the manifest or index.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: MediaType,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+impl RemoteDescriptor {
+    /// As an `oci-spec` descriptor.
+    pub fn to_spec(&self) -> oci_spec::image::Descriptor {
+        slipway_oci::convert::descriptor(self.media_type.as_str(), &self.digest, self.size)
+    }
+}
+
+#[derive(Clone)]
+struct AuthValue {
+    header: Option<Secret<String>>,
+    bearer: bool,
+}
+
+/// A registry client (cheap to clone; clones share connections, tokens and counters).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("options", &self.inner.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    http: reqwest::Client,
+    oci: oci_client::Client,
+    opts: ClientOptions,
+    auth: tokio::sync::Mutex<HashMap<(String, String, bool), AuthValue>>,
+    creds: Mutex<HashMap<String, Option<Credentials>>>,
+    retries: AtomicU64,
+}
+
+/// What one request is, for messages and auth.
+#[derive(Debug, Clone)]
+pub(crate) struct Op<'a> {
+    pub repo: &'a Repository,
+    pub push: bool,
+    pub what: String,
+}
+
+pub(crate) enum Attempt {
+    Done(Response),
+    Retry {
+        why: String,
+        after: Option<Duration>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    Reauth,
+    Fail(RegistryError),
+}
+
+impl Client {
+    /// A client with `opts`. Fails when a CA file cannot be read.
+    pub fn new(opts: ClientOptions) -> Result<Client, RegistryError> {
+        let mut certs = Vec::new();
+        let mut oci_certs = Vec::new();
+        for path in &opts.ca_files {
+            let pem = std::fs::read(path).map_err(|e| {
+                RegistryError::Options(format!(
+                    "cannot read CA file `{}` (--ca-file): {e}",
+                    path.display()
+                ))
+            })?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                RegistryError::Options(format!(
+                    "CA file `{}` (--ca-file) is not a PEM certificate: {e}",
+                    path.display()
+                ))
+            })?;
+            certs.push(cert);
+            oci_certs.push(oci_client::client::Certificate {
+                encoding: oci_client::client::CertificateEncoding::Pem,
+                data: pem,
+            });
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(opts.user_agent.clone())
+            .connect_timeout(opts.connect_timeout)
+            .read_timeout(opts.read_timeout)
+            .tls_certs_merge(certs)
+            .build()
+            .map_err(|e| RegistryError::Options(format!("cannot set up HTTP client: {e}")))?;
+        let oci = oci_client::Client::try_from(oci_client::client::ClientConfig {
+            protocol: oci_client::client::ClientProtocol::HttpsExcept(
+                opts.insecure_registries.clone(),
+            ),
+            extra_root_certificates: oci_certs,
+            user_agent: "slipway",
+            connect_timeout: Some(opts.connect_timeout),
+            read_timeout: Some(opts.read_timeout),
+            ..oci_client::client::ClientConfig::default()
+        })
+        .map_err(|e| RegistryError::Options(format!("cannot set up OCI client: {e}")))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                oci,
+                opts,
+                auth: tokio::sync::Mutex::new(HashMap::new()),
+                creds: Mutex::new(HashMap::new()),
+                retries: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The options.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.opts
+    }
+
+    /// Retries made so far (all operations).
+    pub fn retries(&self) -> u64 {
+        self.inner.retries.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn note_retry(&self) {
+        self.inner.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// `http` for `--insecure-registry` hosts, `https` otherwise.
+    pub fn scheme(&self, host: &str) -> &'static str {
+        if self
+            .inner
+            .opts
+            .insecure_registries
+            .iter()
+            .any(|h| h == host)
+        {
+            "http"
+        } else {
+            "https"
+        }
+    }
+
+    /// `scheme://host/v2/path`.
+    pub(crate) fn repo_url(&self, repo: &Repository) -> String {
+        let host = repo.api_host();
+        format!("{}://{host}/v2/{}", self.scheme(host), repo.path())
+    }
+
+    pub(crate) fn absolute(&self, repo: &Repository, location: &str) -> Result<Url, RegistryError> {
+        let host = repo.api_host();
+        let base = Url::parse(&format!("{}://{host}/", self.scheme(host)))
+            .map_err(|e| RegistryError::invalid("registry URL", e.to_string()))?;
+        base.join(location)
+            .map_err(|e| RegistryError::invalid("upload location", e.to_string()))
+    }
+
+    fn credentials(&self, host: &str) -> Result<Option<Credentials>, RegistryError> {
+        let mut cache = self
+            .inner
+            .creds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = cache.get(host) {
+            return Ok(c.clone());
+        }
+        let c = self.inner.opts.credentials.lookup(host)?;
+        if let (Some(c), Some(mask)) = (&c, &self.inner.opts.on_secret) {
+            mask(c.password.expose());
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                c.username,
+                c.password.expose()
+            ));
+            mask(&basic);
+        }
+        cache.insert(host.to_owned(), c.clone());
+        Ok(c)
+    }
+
+    /// The `Authorization` value for `repo` (pull, or pull+push), cached.
+    async fn authorization(
+        &self,
+        repo: &Repository,
+        push: bool,
+        refresh: bool,
+    ) -> Result<AuthValue, RegistryError> {
+        let key = (repo.registry().to_owned(), repo.path().to_owned(), push);
+        let mut cache = self.inner.auth.lock().await;
+        if !refresh && let Some(v) = cache.get(&key) {
+            return Ok(v.clone());
+        }
+        let creds = self.credentials(repo.registry())?;
+        let auth = match &creds {
+            Some(c) => oci_client::secrets::RegistryAuth::Basic(
+                c.username.clone(),
+                c.password.expose().clone(),
+            ),
+            None => oci_client::secrets::RegistryAuth::Anonymous,
+        };
+        let reference = oci_client::Reference::with_tag(
+            repo.api_host().to_owned(),
+            repo.path().to_owned(),
+            "latest".to_owned(),
+        );
+        let op = if push {
+            oci_client::RegistryOperation::Push
+        } else {
+            oci_client::RegistryOperation::Pull
+        };
+        let what = format!("authenticating to {}", repo.registry());
+        let mut backoff = Backoff::new(self.inner.opts.retry);
+        let token = loop {
+            backoff.start_attempt();
+            match self.inner.oci.auth(&reference, &auth, op).await {
+                Ok(t) => break t,
+                Err(oci_client::errors::OciDistributionError::AuthenticationFailure(msg)) => {
+                    return Err(RegistryError::Unauthorized {
+                        registry: repo.registry().to_owned(),
+                        what: format!("a token for {repo}"),
+                        had_credentials: creds.is_some(),
+                        detail: Some(Detail(short_body(&msg))),
+                    });
+                }
+                Err(oci_client::errors::OciDistributionError::RequestError(e)) => {
+                    if let Some(tls) = tls_error(&e) {
+                        return Err(RegistryError::Tls {
+                            registry: repo.registry().to_owned(),
+                            source: tls,
+                        });
+                    }
+                    let line = error_line(&e);
+                    match backoff.next_delay(None) {
+                        Some(d) => {
+                            self.note_retry();
+                            tracing::debug!("{what}: {line}; retrying in {d:?}");
+                            tokio::time::sleep(d).await;
+                        }
+                        None => {
+                            return Err(RegistryError::GaveUp {
+                                what,
+                                attempts: backoff.attempts(),
+                                elapsed: backoff.elapsed(),
+                                last: line,
+                                source: Some(Box::new(e)),
+                            });
+                        }
+                    }
+                }
+                Err(e) => {
+                    return Err(RegistryError::Protocol {
+                        registry: repo.registry().to_owned(),
+                        what,
+                        status: 0,
+                        body: Some(e.to_string()),
+                    });
+                }
+            }
+        };
+        let value = match (token, creds) {
+            (Some(t), _) => {
+                if let Some(mask) = &self.inner.opts.on_secret {
+                    mask(&t);
+                }
+                AuthValue {
+                    header: Some(Secret::new(format!("Bearer {t}"))),
+                    bearer: true,
+                }
+            }
+            (None, Some(c)) => AuthValue {
+                header: Some(Secret::new(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!(
+                        "{}:{}",
+                        c.username,
+                        c.password.expose()
+                    ))
+                ))),
+                bearer: false,
+            },
+            (None, None) => AuthValue {
+                header: None,
+                bearer: false,
+            },
+        };
+        cache.insert(key, value.clone());
+        Ok(value)
+    }
+
+    /// Sends one request (no retry): builds it with auth, classifies the outcome.
+    pub(crate) async fn attempt(
+        &self,
+        op: &Op<'_>,
+        refresh_auth: bool,
+        request: RequestBuilder,
+    ) -> Result<Attempt, RegistryError> {
+        let auth = self.authorization(op.repo, op.push, refresh_auth).await?;
+        let mut request = request;
+        if let Some(h) = &auth.header {
+            let mut v = HeaderValue::from_str(h.expose()).map_err(|_| {
+                RegistryError::Credentials(
+                    "credentials contain characters not allowed in an HTTP header".into(),
+                )
+            })?;
+            v.set_sensitive(true);
+            request = request.header(header::AUTHORIZATION, v);
+        }
+        let resp = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(tls) = tls_error(&e) {
+                    return Ok(Attempt::Fail(RegistryError::Tls {
+                        registry: op.repo.registry().to_owned(),
+                        source: tls,
+                    }));
+                }
+                return Ok(Attempt::Retry {
+                    why: error_line(&e),
+                    after: None,
+                    source: Some(Box::new(e)),
+                });
+            }
+        };
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED {
+            if auth.bearer && !refresh_auth {
+                return Ok(Attempt::Reauth);
+            }
+            let body = error_body(resp).await;
+            return Ok(Attempt::Fail(RegistryError::Unauthorized {
+                registry: op.repo.registry().to_owned(),
+                what: op.what.clone(),
+                had_credentials: auth.header.is_some(),
+                detail: body.map(Detail),
+            }));
+        }
+        if status == StatusCode::FORBIDDEN {
+            let body = error_body(resp).await;
+            return Ok(Attempt::Fail(RegistryError::Denied {
+                registry: op.repo.registry().to_owned(),
+                what: op.what.clone(),
+                detail: body.map(Detail),
+            }));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            let after = resp
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            let body = error_body(resp).await;
+            return Ok(Attempt::Retry {
+                why: format!(
+                    "{} answered {status}{}",
+                    op.repo.registry(),
+                    body.map(|b| format!(": {b}")).unwrap_or_default()
+                ),
+                after,
+                source: None,
+            });
+        }
+        Ok(Attempt::Done(resp))
+    }
+
+    /// Sends a request built by `build`, retrying transient failures per the policy.
+    pub(crate) async fn send(
+        &self,
+        op: &Op<'_>,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Response, RegistryError> {
+        let mut backoff = Backoff::new(self.inner.opts.retry);
+        let mut refresh = false;
+        loop {
+            backoff.start_attempt();
+            match self.attempt(op, refresh, build(&self.inner.http)).await? {
+                Attempt::Done(r) => return Ok(r),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Reauth => {
+                    refresh = true;
+                }
+                Attempt::Retry { why, after, source } => match backoff.next_delay(after) {
+                    Some(d) => {
+                        self.note_retry();
+                        tracing::debug!("{}: {why}; retrying in {d:?}", op.what);
+                        tokio::time::sleep(d).await;
+                    }
+                    None => {
+                        return Err(RegistryError::GaveUp {
+                            what: op.what.clone(),
+                            attempts: backoff.attempts(),
+                            elapsed: backoff.elapsed(),
+                            last: why,
+                            source,
+                        });
+                    }
+                },
+            }
+        }
+    }
+
+    /// HEAD of a manifest by tag or digest: `None` when it does not exist.
+    pub async fn head_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+    ) -> Result<Option<RemoteDescriptor>, RegistryError> {
+        let url = format!("{}/manifests/{reference}", self.repo_url(repo));
+        let op = Op {
+            repo,
+            push: false,
+            what: format!("checking {repo}:{reference}"),
+        };
+        let resp = self
+            .send(&op, |c| {
+                c.request(Method::HEAD, &url)
+                    .header(header::ACCEPT, MANIFEST_ACCEPT)
+            })
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(protocol(repo, &op.what, resp).await);
+        }
+        let h = resp.headers();
+        let digest = h
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<Digest>().ok());
+        let media = h
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<MediaType>().ok());
+        let size = h
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        match (digest, media, size) {
+            (Some(digest), Some(media_type), Some(size)) => Ok(Some(RemoteDescriptor {
+                digest,
+                media_type,
+                size,
+            })),
+            // Some registries leave headers out of HEAD answers: ask with GET and hash.
+            _ => Ok(self
+                .get_manifest(repo, reference)
+                .await?
+                .map(|m| RemoteDescriptor {
+                    digest: m.digest.clone(),
+                    media_type: m.media_type.clone(),
+                    size: m.bytes.len() as u64,
+                })),
+        }
+    }
+
+    /// Resolves a reference (tag or digest) to its manifest's descriptor.
+    pub async fn resolve(&self, reference: &Reference) -> Result<RemoteDescriptor, RegistryError> {
+        let repo = reference.repository();
+        let r = reference_str(reference);
+        self.head_manifest(repo, &r)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound {
+                repository: repo.to_string(),
+                what: format!("manifest `{r}`"),
+            })
+    }
+
+    /// GET of a manifest by tag or digest, with its exact bytes, verified against the digest
+    /// asked for (or the `Docker-Content-Digest` the registry sent). `None` when absent.
+    pub async fn get_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+    ) -> Result<Option<Manifest>, RegistryError> {
+        let url = format!("{}/manifests/{reference}", self.repo_url(repo));
+        let op = Op {
+            repo,
+            push: false,
+            what: format!("fetching manifest {repo}:{reference}"),
+        };
+        let resp = self
+            .send(&op, |c| c.get(&url).header(header::ACCEPT, MANIFEST_ACCEPT))
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(protocol(repo, &op.what, resp).await);
+        }
+        let declared = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<MediaType>().ok());
+        let header_digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<Digest>().ok());
+        // Manifests are small (the spec lets registries refuse > 4 MiB); cap what we read.
+        let bytes = read_capped(resp, 8 << 20, &op.what).await?;
+        let manifest = Manifest::parse(
+            bytes,
+            declared.as_ref(),
+            &format!("manifest {repo}:{reference}"),
+        )?;
+        let expected = reference.parse::<Digest>().ok().or(header_digest);
+        if let Some(expected) = expected
+            && expected != manifest.digest
+        {
+            return Err(RegistryError::Mismatch {
+                what: format!("manifest {repo}:{reference}"),
+                expected: expected.to_string(),
+                actual: manifest.digest.to_string(),
+            });
+        }
+        Ok(Some(manifest))
+    }
+
+    /// Like [`Client::get_manifest`], but absence is an error.
+    pub async fn fetch_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+    ) -> Result<Manifest, RegistryError> {
+        self.get_manifest(repo, reference)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound {
+                repository: repo.to_string(),
+                what: format!("manifest `{reference}`"),
+            })
+    }
+
+    /// PUT of a manifest under `reference` (a tag, or its digest).
+    pub async fn put_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        manifest: &Manifest,
+    ) -> Result<(), RegistryError> {
+        let url = format!("{}/manifests/{reference}", self.repo_url(repo));
+        let op = Op {
+            repo,
+            push: true,
+            what: format!(
+                "pushing manifest {} to {repo}:{reference}",
+                manifest.digest.short()
+            ),
+        };
+        let body = Bytes::from(manifest.bytes.clone());
+        let resp = self
+            .send(&op, |c| {
+                c.put(&url)
+                    .header(header::CONTENT_TYPE, manifest.media_type.as_str())
+                    .body(body.clone())
+            })
+            .await?;
+        if !resp.status().is_success() {
+            return Err(protocol(repo, &op.what, resp).await);
+        }
+        if let Some(d) = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<Digest>().ok())
+            && d != manifest.digest
+        {
+            return Err(RegistryError::Mismatch {
+                what: format!("manifest stored at {repo}:{reference}"),
+                expected: manifest.digest.to_string(),
+                actual: d.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// HEAD of a blob: its size when present.
+    pub async fn blob_exists(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        push: bool,
+    ) -> Result<Option<u64>, RegistryError> {
+        let url = format!("{}/blobs/{digest}", self.repo_url(repo));
+        let op = Op {
+            repo,
+            push,
+            what: format!("checking blob {} in {repo}", digest.short()),
+        };
+        let resp = self.send(&op, |c| c.head(&url)).await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(
+                resp.headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            )),
+            _ => Err(protocol(repo, &op.what, resp).await),
+        }
+    }
+
+    /// The raw bytes of a blob from `offset` on (not verified: see [`Client::fetch_blob`]).
+    pub async fn blob_stream(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        offset: u64,
+    ) -> Result<ByteStream, RegistryError> {
+        let url = format!("{}/blobs/{digest}", self.repo_url(repo));
+        let op = Op {
+            repo,
+            push: false,
+            what: format!("fetching blob {} from {repo}", digest.short()),
+        };
+        let resp = self
+            .send(&op, |c| {
+                let r = c.get(&url);
+                if offset > 0 {
+                    r.header(header::RANGE, format!("bytes={offset}-"))
+                } else {
+                    r
+                }
+            })
+            .await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Err(RegistryError::NotFound {
+                repository: repo.to_string(),
+                what: format!("blob {digest}"),
+            }),
+            StatusCode::PARTIAL_CONTENT if offset > 0 => Ok(body_stream(resp)),
+            StatusCode::OK if offset == 0 => Ok(body_stream(resp)),
+            StatusCode::OK => {
+                // The registry ignored Range: skip the prefix ourselves.
+                Ok(skip_prefix(body_stream(resp), offset))
+            }
+            _ => Err(protocol(repo, &op.what, resp).await),
+        }
+    }
+
+    /// A blob's bytes, verified while they stream: the stream fails at its end when the
+    /// content does not hash to `digest` (or is not `size` long).
+    pub async fn fetch_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        size: Option<u64>,
+    ) -> Result<ByteStream, RegistryError> {
+        let raw = self.blob_stream(repo, digest, 0).await?;
+        Ok(Box::pin(VerifyingStream::new(
+            raw,
+            Hasher::new(),
+            digest.clone(),
+            size,
+            format!("blob {digest} from {repo}"),
+        )))
+    }
+
+    /// A small blob (a config, a signature payload) whole, verified.
+    pub async fn fetch_blob_bytes(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let s = self.fetch_blob(repo, digest, None).await?;
+        let chunks: Vec<Bytes> = s
+            .try_collect()
+            .await
+            .map_err(|e| io_to_registry(e, format!("blob {digest} from {repo}")))?;
+        Ok(chunks.concat())
+    }
+
+    /// Cross-repository mount of `digest` from `from` into `repo` (same registry). `true`
+    /// when mounted; `false` when the registry declined (the caller uploads instead).
+    pub async fn mount_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        from: &Repository,
+    ) -> Result<bool, RegistryError> {
+        let url = format!(
+            "{}/blobs/uploads/?mount={digest}&from={}",
+            self.repo_url(repo),
+            from.path()
+        );
+        let op = Op {
+            repo,
+            push: true,
+            what: format!("mounting blob {} from {from} into {repo}", digest.short()),
+        };
+        let resp = self
+            .send(&op, |c| c.post(&url).header(header::CONTENT_LENGTH, "0"))
+            .await?;
+        match resp.status() {
+            StatusCode::CREATED => Ok(true),
+            StatusCode::ACCEPTED => {
+                // An upload session instead of a mount: give it back.
+                if let Some(loc) = location(&resp) {
+                    let url = self.absolute(repo, &loc)?;
+                    let _ = self.attempt(&op, false, self.http().delete(url)).await;
+                }
+                Ok(false)
+            }
+            _ => Err(protocol(repo, &op.what, resp).await),
+        }
+    }
+
+    /// Tags of a repository (all pages).
+    pub async fn list_tags(&self, repo: &Repository) -> Result<Vec<String>, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let mut out = Vec::new();
+        let mut url = format!("{}/tags/list?n=1000", self.repo_url(repo));
+        let op = Op {
+            repo,
+            push: false,
+            what: format!("listing tags of {repo}"),
+        };
+        loop {
+            let resp = self.send(&op, |c| c.get(&url)).await?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                return Ok(out);
+            }
+            if !resp.status().is_success() {
+                return Err(protocol(repo, &op.what, resp).await);
+            }
+            let next = resp
+                .headers()
+                .get(header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| l.split(';').next())
+                .map(|l| {
+                    l.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_owned()
+                });
+            let bytes = read_capped(resp, 16 << 20, &op.what).await?;
+            let list: TagList = serde_json::from_slice(&bytes)
+                .map_err(|e| RegistryError::invalid(op.what.clone(), e.to_string()))?;
+            out.extend(list.tags.unwrap_or_default());
+            match next {
+                Some(n) => url = self.absolute(repo, &n)?.to_string(),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+/// `tag` or `digest` of a reference (the digest wins).
+pub fn reference_str(r: &Reference) -> String {
+    match (r.digest(), r.tag()) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(t)) => t.to_string(),
+        (None, None) => "latest".to_owned(),
+    }
+}
+
+pub(crate) fn location(resp: &Response) -> Option<String> {
+    resp.headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+pub(crate) fn body_stream(resp: Response) -> ByteStream {
+    Box::pin(resp.bytes_stream().map_err(std::io::Error::other))
+}
+
+fn skip_prefix(s: ByteStream, mut skip: u64) -> ByteStream {
+    Box::pin(s.filter_map(move |chunk| {
+        let out = match chunk {
+            Ok(mut b) => {
+                if skip >= b.len() as u64 {
+                    skip -= b.len() as u64;
+                    None
+                } else {
+                    let rest = b.split_off(skip as usize);
+                    skip = 0;
+                    Some(Ok(rest))
+                }
+            }
+            Err(e) => Some(Err(e)),
+        };
+        std::future::ready(out)
+    }))
+}
+
+async fn read_capped(resp: Response, cap: usize, what: &str) -> Result<Vec<u8>, RegistryError> {
+    let mut out = Vec::new();
+    let mut s = resp.bytes_stream();
+    while let Some(chunk) = s.next().await {
+        let chunk = chunk.map_err(|e| RegistryError::GaveUp {
+            what: what.to_owned(),
+            attempts: 1,
+            elapsed: Duration::ZERO,
+            last: error_line(&e),
+            source: Some(Box::new(e)),
+        })?;
+        if out.len() + chunk.len() > cap {
+            return Err(RegistryError::invalid(
+                what,
+                format!("the answer is larger than {cap} bytes"),
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// The first part of an error answer, with registry error codes pulled out when it is JSON.
+pub(crate) async fn error_body(resp: Response) -> Option<String> {
+    let bytes = resp.bytes().await.ok()?;
+    if bytes.is_empty() {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<ErrorItem>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorItem {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    if let Ok(e) = serde_json::from_slice::<Errors>(&bytes) {
+        let parts: Vec<String> = e
+            .errors
+            .iter()
+            .map(|i| format!("{} {}", i.code, i.message).trim().to_owned())
+            .collect();
+        return Some(parts.join("; "));
+    }
+    Some(short_body(&String::from_utf8_lossy(&bytes)))
+}
+
+fn short_body(s: &str) -> String {
+    let t = s.trim();
+    if t.len() > 300 {
+        let mut end = 300;
+        while !t.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &t[..end])
+    } else {
+        t.to_owned()
+    }
+}
+
+pub(crate) async fn protocol(repo: &Repository, what: &str, resp: Response) -> RegistryError {
+    let status = resp.status().as_u16();
+    RegistryError::Protocol {
+        registry: repo.registry().to_owned(),
+        what: what.to_owned(),
+        status,
+        body: error_body(resp).await,
+    }
+}
+
+/// One line describing a reqwest error with its causes.
+pub(crate) fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let m = s.to_string();
+        if !parts.iter().any(|p| p.contains(&m)) {
+            parts.push(m);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+/// The TLS certificate error inside a request error, when that is what it is.
+fn tls_error(e: &reqwest::Error) -> Option<Box<dyn std::error::Error + Send + Sync>> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<rustls::Error>()
+            && matches!(
+                r,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            )
+        {
+            return Some(Box::new(r.clone()));
+        }
+        let text = err.to_string();
+        if text.contains("invalid peer certificate") || text.contains("UnknownIssuer") {
+            return Some(Box::new(std::io::Error::other(text)));
+        }
+        cur = err.source();
+    }
+    None
+}
+
+pub(crate) fn io_to_registry(e: std::io::Error, what: String) -> RegistryError {
+    if let Some(inner) = e.get_ref()
+        && let Some(m) = inner.downcast_ref::<MismatchError>()
+    {
+        return RegistryError::Mismatch {
+            what: m.what.clone(),
+            expected: m.expected.clone(),
+            actual: m.actual.clone(),
+        };
+    }
+    RegistryError::GaveUp {
+        what,
+        attempts: 1,
+        elapsed: Duration::ZERO,
+        last: error_line(&e),
+        source: Some(Box::new(e)),
+    }
+}
+
+/// A digest/size mismatch detected inside a stream.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{what} does not match its descriptor: expected {expected}, got {actual}")]
+pub struct MismatchError {
+    /// What was read.
+    pub what: String,
+    /// Expected.
+    pub expected: String,
+    /// Found.
+    pub actual: String,
+}
+
+/// Hashes what passes; at the end, fails the stream when digest or size do not match.
+pub(crate) struct VerifyingStream {
+    inner: ByteStream,
+    hasher: Option<Hasher>,
+    expected: Digest,
+    size: Option<u64>,
+    what: String,
+}
+
+impl VerifyingStream {
+    /// `hasher` already holds the bytes before the stream's start (resumed reads).
+    pub(crate) fn new(
+        inner: ByteStream,
+        hasher: Hasher,
+        expected: Digest,
+        size: Option<u64>,
+        what: String,
+    ) -> VerifyingStream {
+        VerifyingStream {
+            inner,
+            hasher: Some(hasher),
+            expected,
+            size,
+            what,
+        }
+    }
+}
+
+impl Stream for VerifyingStream {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let Some(hasher) = this.hasher.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match this.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(b))) => {
+                hasher.update(&b);
+                if this.size.is_some_and(|s| hasher.len() > s) {
+                    let n = hasher.len();
+                    this.hasher = None;
+                    return Poll::Ready(Some(Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        MismatchError {
+                            what: this.what.clone(),
+                            expected: format!("{} bytes", this.size.unwrap_or(0)),
+                            actual: format!("at least {n} bytes"),
+                        },
+                    ))));
+                }
+                Poll::Ready(Some(Ok(b)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) => {
+                let h = this.hasher.take().expect("checked above");
+                let n = h.len();
+                let got = h.finish();
+                if got != this.expected || this.size.is_some_and(|s| s != n) {
+                    return Poll::Ready(Some(Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        MismatchError {
+                            what: this.what.clone(),
+                            expected: format!(
+                                "{} ({} bytes)",
+                                this.expected,
+                                this.size.map_or("?".into(), |s| s.to_string())
+                            ),
+                            actual: format!("{got} ({n} bytes)"),
+                        },
+                    ))));
+                }
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Headers as a debug string with secrets removed (for logs).
+#[allow(dead_code)]
+pub(crate) fn safe_headers(h: &HeaderMap) -> String {
+    h.iter()
+        .map(|(k, v)| {
+            if k == header::AUTHORIZATION {
+                format!("{k}: ***")
+            } else {
+                format!("{k}: {}", v.to_str().unwrap_or("?"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
