@@ -375,8 +375,21 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
             "source": source_repo.to_string(),
             "digest": digest.to_string(),
             "artifacts": arts.iter().flat_map(|a| a.tags.clone()).collect::<Vec<_>>(),
-            "targets": moves_json(&moves),
-            "reports": reports,
+            "targets": moves_json(&moves)
+                .as_array()
+                .into_iter()
+                .flatten()
+                .zip(&reports)
+                .map(|(t, r)| {
+                    let mut t = t.clone();
+                    if let (Some(o), Ok(serde_json::Value::Object(r))) =
+                        (t.as_object_mut(), serde_json::to_value(r))
+                    {
+                        o.extend(r);
+                    }
+                    t
+                })
+                .collect::<Vec<_>>(),
         })),
     })
 }

@@ -2,7 +2,6 @@
 //! signatures and attestations (`sha256-<hex>.sig` / `.att` in the layout) of its digests,
 //! tagged by the tag rules; recorded in the state.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
@@ -35,10 +34,6 @@ pub struct PushArgs {
     /// Repository to push to, e.g. ghcr.io/acme/app [config: push.repository]
     #[arg(long, value_name = "REPO")]
     pub to: Option<String>,
-
-    /// OCI layout holding the image [default: the layout in the state, else .slipway/oci]
-    #[arg(long, value_name = "DIR")]
-    pub layout: Option<PathBuf>,
 
     /// Image to push: its name in the state or in the layout [default: the only one]
     #[arg(long, value_name = "NAME")]
@@ -87,10 +82,11 @@ fn choose(ctx: &Context, args: &PushArgs, state: &State) -> Result<Chosen, Failu
         None if state.images.len() == 1 => state.images.iter().next().map(|(n, i)| (n.clone(), i)),
         None => None,
     };
-    let layout_dir = match (&args.layout, from_state.as_ref().and_then(|(_, i)| i.layout.as_ref())) {
-        (Some(l), _) => ctx.cwd.join(l),
-        (None, Some(l)) => ctx.cwd.join(l),
-        (None, None) => ctx.cwd.join(".slipway/oci"),
+    // An image of the state lives in the layout the state records for it; anything else in the
+    // shared layout (--layout).
+    let layout_dir = match from_state.as_ref().and_then(|(_, i)| i.layout.as_ref()) {
+        Some(l) => ctx.cwd.join(l),
+        None => ctx.settings.layout.clone(),
     };
     let layout = Layout::open(&layout_dir).map_err(|e| {
         Failure::from(e).with_hint("pass --layout DIR (the OCI layout slipway-build wrote)")
