@@ -30,10 +30,7 @@ fn unimplemented_steps_say_so_exit_2_and_touch_nothing() {
     let before = std::fs::read(&state).unwrap();
     for (bin, args) in [
         ("slipway-scan-sbom", vec!["--anything", "x"]),
-        ("slipway-push", vec![]),
-        ("slipway-promote", vec![]),
         ("slipway", vec!["runner", "fingerprint"]),
-        ("slipway", vec!["push", "--to", "x"]),
     ] {
         let r = run(cmd(bin, dir.path()).args(&args));
         assert_eq!(r.code, 2, "{bin} {args:?}: {}", r.stderr);

@@ -79,7 +79,14 @@ impl Project {
         let state = self.state();
         state.images["app"].index.as_ref().map_or_else(
             || {
-                state.images["app"].platforms.values().next().unwrap().manifest.digest.to_string()
+                state.images["app"]
+                    .platforms
+                    .values()
+                    .next()
+                    .unwrap()
+                    .manifest
+                    .digest
+                    .to_string()
             },
             |i| i.digest.to_string(),
         )
@@ -164,7 +171,11 @@ impl Project {
             .arg(format!("docker://{repo}"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         v["Tags"]
             .as_array()
@@ -194,7 +205,11 @@ impl Project {
             let e = e.unwrap();
             let name = e.file_name().into_string().unwrap();
             let bytes = std::fs::read(e.path()).unwrap();
-            assert_eq!(sha256_digest(&bytes), format!("sha256:{name}"), "blob {name}");
+            assert_eq!(
+                sha256_digest(&bytes),
+                format!("sha256:{name}"),
+                "blob {name}"
+            );
             n += 1;
         }
         n
@@ -203,7 +218,10 @@ impl Project {
     fn password_free(&self, text: &str) {
         if let Some((_, pass)) = self.reg.credentials() {
             assert!(!text.contains(pass), "the password leaked:\n{text}");
-            assert!(!text.contains(&b64(pass)), "the password leaked (base64):\n{text}");
+            assert!(
+                !text.contains(&b64(pass)),
+                "the password leaked (base64):\n{text}"
+            );
         }
     }
 }
@@ -228,9 +246,15 @@ fn push_round_trip(kind: RegistryKind) {
     assert_eq!(out["digest"], index);
     assert_eq!(out["image"], format!("{}@{index}", p.repo("team/app")));
     assert!(out["bytes_sent"].as_u64().unwrap() > 600_000, "{out}");
-    assert_eq!(p.remote_digest(&format!("{}:v1", p.repo("team/app"))), index);
+    assert_eq!(
+        p.remote_digest(&format!("{}:v1", p.repo("team/app"))),
+        index
+    );
     // Index + 2 manifests + 2 configs + 2 layers.
-    assert_eq!(p.pull_back_and_verify(&format!("{}@{index}", p.repo("team/app"))), 7);
+    assert_eq!(
+        p.pull_back_and_verify(&format!("{}@{index}", p.repo("team/app"))),
+        7
+    );
 
     // Re-push of the unchanged image: no blob bytes, and the summary says so.
     let r = p.push(&p.repo("team/app"), &["-t", "v1"]);
@@ -246,13 +270,19 @@ fn push_round_trip(kind: RegistryKind) {
     let r = p.push(&p.repo("team/single"), &["-t", "v2"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(json(&r)["digest"], single);
-    assert_eq!(p.remote_digest(&format!("{}:v2", p.repo("team/single"))), single);
+    assert_eq!(
+        p.remote_digest(&format!("{}:v2", p.repo("team/single"))),
+        single
+    );
     assert!(p.pull_back_and_verify(&format!("{}:v2", p.repo("team/single"))) >= 3);
     let state = p.state();
     let rec = state.pushes.last().unwrap();
     assert_eq!(rec.digest.to_string(), single);
     assert_eq!(rec.repository.to_string(), p.repo("team/single"));
-    assert_eq!(rec.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(), ["v2"]);
+    assert_eq!(
+        rec.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+        ["v2"]
+    );
 }
 
 #[test]
@@ -285,8 +315,7 @@ fn credentials_from_a_docker_credential_helper_on_path() {
         ),
     )
     .unwrap();
-    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let digest = p.build(&["linux/amd64"], "helper");
 
@@ -314,7 +343,10 @@ fn credentials_from_a_docker_credential_helper_on_path() {
     p.write_auth_config(&serde_json::json!({
         "auths": { p.reg.host(): { "auth": b64(&format!("{user}:{pass}")) } }
     }));
-    assert_eq!(p.remote_digest(&format!("{}@{digest}", p.repo("helper/app1"))), digest);
+    assert_eq!(
+        p.remote_digest(&format!("{}@{digest}", p.repo("helper/app1"))),
+        digest
+    );
     let state = std::fs::read_to_string(p.path().join(".slipway/state.json")).unwrap();
     p.password_free(&state);
 }
@@ -364,8 +396,14 @@ fn promote_mounts_within_a_registry_streams_to_another_carries_signatures_and_ro
     let r = promote(
         &p,
         &[
-            "--target", &prod, "--target", &far, "-t", "stable",
-            "--insecure-registry", &other.host(),
+            "--target",
+            &prod,
+            "--target",
+            &far,
+            "-t",
+            "stable",
+            "--insecure-registry",
+            &other.host(),
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -389,23 +427,41 @@ fn promote_mounts_within_a_registry_streams_to_another_carries_signatures_and_ro
     // A second release moves the tag; rollback moves it back everywhere.
     std::fs::remove_dir_all(p.path().join(".slipway/oci")).unwrap();
     let state_file = StateFile::new(p.path().join(".slipway/state.json"));
-    state_file.update(|s| {
-        s.images.clear();
-    })
-    .unwrap();
+    state_file
+        .update(|s| {
+            s.images.clear();
+        })
+        .unwrap();
     let v2 = p.build(&["linux/amd64", "linux/arm64"], "two");
     assert_ne!(v1, v2);
     keyed_sign_push_verify(&p, &p.repo("staging/app"), "v2");
     let r = promote(
         &p,
-        &["--target", &prod, "--target", &far, "-t", "stable", "--insecure-registry", &other.host()],
+        &[
+            "--target",
+            &prod,
+            "--target",
+            &far,
+            "-t",
+            "stable",
+            "--insecure-registry",
+            &other.host(),
+        ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(p.remote_digest(&format!("{prod}:stable")), v2);
 
     let r = promote(
         &p,
-        &["--rollback", "--target", &prod, "--target", &far, "--insecure-registry", &other.host()],
+        &[
+            "--rollback",
+            "--target",
+            &prod,
+            "--target",
+            &far,
+            "--insecure-registry",
+            &other.host(),
+        ],
     );
     assert_eq!(r.code, 0, "rollback: {}", r.stderr);
     assert_eq!(p.remote_digest(&format!("{prod}:stable")), v1);
@@ -446,7 +502,11 @@ fn promote_refuses_listing_every_unmet_precondition() {
     let prod = p.repo("prod/app");
     let r = promote(&p, &["--target", &prod, "-t", "stable"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("scan verdict") && r.stderr.contains("fail"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("scan verdict") && r.stderr.contains("fail"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("signature"), "{}", r.stderr);
     assert!(!p.tags_exist(&prod), "nothing may be promoted");
 
@@ -459,8 +519,22 @@ fn promote_refuses_listing_every_unmet_precondition() {
         .args(["--src-tls-verify=false"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let r = promote(&p, &["--from", &format!("{stray}:x"), "--target", &prod, "-t", "stable"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = promote(
+        &p,
+        &[
+            "--from",
+            &format!("{stray}:x"),
+            "--target",
+            &prod,
+            "-t",
+            "stable",
+        ],
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
     for reason in ["scan", "signature", "pushed"] {
         assert!(r.stderr.contains(reason), "{reason}: {}", r.stderr);
@@ -519,8 +593,14 @@ fn faults_in_front_of_the_registry_are_survived_and_every_digest_verifies() {
         assert_eq!(proxy.fired(i), 1, "fault {i} fired: {:#?}", proxy.log());
     }
     assert!(json(&r)["retries"].as_u64().unwrap() >= 2, "{}", r.stdout);
-    assert_eq!(p.remote_digest(&format!("{}/faulty/app:v1", p.reg.host())), digest);
-    assert_eq!(p.pull_back_and_verify(&format!("{}/faulty/app@{digest}", p.reg.host())), 7);
+    assert_eq!(
+        p.remote_digest(&format!("{}/faulty/app:v1", p.reg.host())),
+        digest
+    );
+    assert_eq!(
+        p.pull_back_and_verify(&format!("{}/faulty/app@{digest}", p.reg.host())),
+        7
+    );
 }
 
 #[test]
@@ -533,17 +613,32 @@ fn registry_down_exits_3_after_bounded_retries_and_records_nothing() {
         .unwrap()
         .port();
     let host = format!("127.0.0.1:{port}");
-    write_config(&p, "push:\n  transfer:\n    attempts: 3\n    retry_seconds: 5\n");
+    write_config(
+        &p,
+        "push:\n  transfer:\n    attempts: 3\n    retry_seconds: 5\n",
+    );
     let started = std::time::Instant::now();
     let mut c = p.slipway();
-    c.args(["push", "--to", &format!("{host}/app"), "--insecure-registry", &host]);
+    c.args([
+        "push",
+        "--to",
+        &format!("{host}/app"),
+        "--insecure-registry",
+        &host,
+    ]);
     let r = run(&mut c);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains(&host), "{}", r.stderr);
-    assert!(r.stderr.contains("attempt"), "says it retried: {}", r.stderr);
+    assert!(
+        r.stderr.contains("attempt"),
+        "says it retried: {}",
+        r.stderr
+    );
     assert!(started.elapsed().as_secs() < 60);
     assert!(p.state().pushes.is_empty());
-    let v = run(p.slipway().args(["state", "validate", ".slipway/state.json"]));
+    let v = run(p
+        .slipway()
+        .args(["state", "validate", ".slipway/state.json"]));
     assert_eq!(v.code, 0, "{}", v.stderr);
 }
 
@@ -563,7 +658,12 @@ fn bad_input_is_named_with_the_right_exit_code() {
 
     let r = promote(
         &p,
-        &["--from", &format!("{}/nothing/here:missing", p.reg.host()), "--target", &repo],
+        &[
+            "--from",
+            &format!("{}/nothing/here:missing", p.reg.host()),
+            "--target",
+            &repo,
+        ],
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("unknown promote source"), "{}", r.stderr);
@@ -576,7 +676,11 @@ fn bad_input_is_named_with_the_right_exit_code() {
         .args(p.reg_flags());
     let r = run(&mut c);
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.to_lowercase().contains("unauthorized"), "{}", r.stderr);
+    assert!(
+        r.stderr.to_lowercase().contains("unauthorized"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("not-the-password"));
 
     // TLS without the CA.
@@ -584,4 +688,98 @@ fn bad_input_is_named_with_the_right_exit_code() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("--ca-file"), "{}", r.stderr);
     assert!(p.state().pushes.is_empty());
+}
+
+#[test]
+fn pushed_signatures_and_attestations_are_in_the_registry_and_verify_there() {
+    let p = Project::new(RegistryKind::TlsAuth);
+    let index = p.build(&["linux/amd64", "linux/arm64"], "signed");
+    let mut c = p.slipway();
+    c.env("SLIPWAY_PASSWORD", "test-password");
+    assert_eq!(run(c.args(["sign", "generate-key-pair"])).code, 0);
+    let mut c = p.slipway();
+    c.env("SLIPWAY_PASSWORD", "test-password");
+    let r = run(c.args(["sign", "--key", "cosign.key", "--recursive"]));
+    assert_eq!(r.code, 0, "sign: {}", r.stderr);
+    let repo = p.repo("signed/app");
+    let r = p.push(&repo, &["-t", "v1"]);
+    assert_eq!(r.code, 0, "push: {}", r.stderr);
+    assert_eq!(
+        json(&r)["artifacts"].as_array().unwrap().len(),
+        6,
+        "{}",
+        r.stdout
+    );
+
+    // The cosign tags exist and hold what cosign writes (see docs/signing.md for the sources).
+    let hex = index.trim_start_matches("sha256:");
+    let tags = p.tags(&repo);
+    for suffix in ["sig", "att"] {
+        let tag = format!("sha256-{hex}.{suffix}");
+        assert!(tags.contains(&tag), "{tag} in {tags:?}");
+        let out = p
+            .skopeo("inspect")
+            .arg("--raw")
+            .arg(format!("docker://{repo}:{tag}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(m["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+        assert_eq!(
+            m["config"]["mediaType"],
+            "application/vnd.oci.image.config.v1+json"
+        );
+        let layer = &m["layers"][0];
+        if suffix == "sig" {
+            assert_eq!(
+                layer["mediaType"],
+                "application/vnd.dev.cosign.simplesigning.v1+json"
+            );
+            assert!(layer["annotations"]["dev.cosignproject.cosign/signature"].is_string());
+        } else {
+            assert_eq!(layer["mediaType"], "application/vnd.dsse.envelope.v1+json");
+            assert_eq!(
+                layer["annotations"]["predicateType"],
+                "https://slsa.dev/provenance/v1"
+            );
+        }
+    }
+
+    // slipway verify reads them from the registry, recursively.
+    let reference = format!("{repo}:v1");
+    let mut c = p.slipway();
+    c.args(["verify", "--key", "cosign.pub", "--recursive", &reference])
+        .args(p.reg_flags());
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "verify: {}", r.stderr);
+    assert_eq!(
+        r.stdout
+            .lines()
+            .filter(|l| l.starts_with("verified"))
+            .count(),
+        3,
+        "{}",
+        r.stdout
+    );
+    let state = p.state();
+    let last = state.verifications.last().unwrap();
+    assert!(last.verified && last.location == repo, "{last:?}");
+
+    // Another key does not verify them.
+    let other = tempfile::tempdir().unwrap();
+    let mut c = cmd("slipway", other.path());
+    c.env("SLIPWAY_PASSWORD", "x");
+    assert_eq!(run(c.args(["sign", "generate-key-pair"])).code, 0);
+    let mut c = p.slipway();
+    c.args(["verify", "--key"])
+        .arg(other.path().join("cosign.pub"))
+        .arg(&reference)
+        .args(p.reg_flags());
+    let r = run(&mut c);
+    assert_eq!(r.code, 1, "{}", r.stderr);
 }

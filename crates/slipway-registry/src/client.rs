@@ -978,20 +978,28 @@ pub(crate) fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// The TLS certificate error inside a request error, when that is what it is.
+/// The TLS error inside a request error (an untrusted certificate, or a server that does not
+/// speak TLS), when that is what it is: retrying cannot fix it.
 fn tls_error(e: &reqwest::Error) -> Option<Box<dyn std::error::Error + Send + Sync>> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(r) = err.downcast_ref::<rustls::Error>()
             && matches!(
                 r,
-                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+                rustls::Error::InvalidCertificate(_)
+                    | rustls::Error::NoCertificatesPresented
+                    // What a plain-HTTP server answers to a TLS hello looks like this.
+                    | rustls::Error::InvalidMessage(_)
             )
         {
             return Some(Box::new(r.clone()));
         }
+        // io::Error hides its inner error from `source()`; its text still tells.
         let text = err.to_string();
-        if text.contains("invalid peer certificate") || text.contains("UnknownIssuer") {
+        if text.contains("invalid peer certificate")
+            || text.contains("UnknownIssuer")
+            || text.contains("received corrupt message")
+        {
             return Some(Box::new(std::io::Error::other(text)));
         }
         cur = err.source();

@@ -39,8 +39,8 @@ pub enum RegistryError {
         /// What was looked for.
         what: String,
     },
-    /// TLS: the registry's certificate did not verify.
-    #[error("TLS connection to {registry} failed: its certificate is not trusted")]
+    /// TLS: the registry's certificate did not verify, or it does not speak TLS.
+    #[error("TLS connection to {registry} failed")]
     Tls {
         /// Registry host.
         registry: String,
@@ -150,10 +150,10 @@ impl Diagnostic for RegistryError {
                 "give credentials for {registry}: `--username` + `--password-stdin`, SLIPWAY_REGISTRY_USERNAME/SLIPWAY_REGISTRY_PASSWORD, or `docker login {registry}` (config.json, credHelpers, credsStore)"
             )),
             RegistryError::Tls { registry, .. } => Some(format!(
-                "pass the CA that signed {registry}'s certificate with --ca-file PATH (or SLIPWAY_CA_FILE); --insecure-registry {registry} switches that host to plain HTTP"
+                "if {registry} uses a private CA, pass it with --ca-file PATH (or SLIPWAY_CA_FILE); if it speaks plain HTTP, --insecure-registry {registry} switches that host (only) to HTTP"
             )),
             RegistryError::GaveUp { .. } => Some(
-                "the registry is unreachable or failing; check the address and try again (retries: --retries / push.transfer.retry)".into(),
+                "the registry is unreachable or failing; check the address and try again (retry budget: --retries / --retry-seconds, or transfer.attempts / transfer.retry_seconds in slipway.yaml)".into(),
             ),
             RegistryError::NotFound { .. } => {
                 Some("check the repository, tag or digest (`skopeo list-tags docker://REPO` lists tags)".into())

@@ -146,10 +146,7 @@ impl Feed {
         if self.pos == self.size {
             // Release the last bytes only when the whole blob is what it claims to be.
             let got = self.hasher.clone().finish();
-            let extra = match self.pending.take() {
-                Some(p) if !p.is_empty() => true,
-                _ => false,
-            };
+            let extra = self.pending.take().is_some_and(|p| !p.is_empty());
             if got != self.digest || extra {
                 let m = MismatchError {
                     what: self.what.clone(),

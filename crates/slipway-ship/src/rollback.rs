@@ -121,7 +121,7 @@ mod tests {
         assert_eq!(p[0].repository, prod);
         assert_eq!(p[0].tags[0].restore, Some(d(1)));
         assert_eq!(p[0].tags[1].restore, None);
-        let p = plan(&state, &[prod.clone()], Some(&d(7))).unwrap();
+        let p = plan(&state, std::slice::from_ref(&prod), Some(&d(7))).unwrap();
         assert!(p[0].tags.iter().all(|t| t.restore == Some(d(7))));
         let other: Repository = "reg.example/other".parse().unwrap();
         assert!(plan(&state, &[other], None).is_err());

@@ -60,6 +60,20 @@ pub enum SignError {
         /// Where it was looked for.
         message: String,
     },
+    /// Reading signatures or manifests from somewhere else (a registry) failed; the source's
+    /// own error decides the exit class and hint.
+    #[error("reading from {location}")]
+    Source {
+        /// Where (a repository).
+        location: String,
+        /// Its exit class.
+        class: ExitClass,
+        /// Its hint.
+        hint: Option<String>,
+        /// The source's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A remote service (Fulcio, Rekor, the CI's OIDC endpoint) failed after retries.
     #[error("{service} at {url}: {message}")]
     Service {
@@ -77,6 +91,16 @@ impl SignError {
         SignError::Invalid {
             what: what.into(),
             message: message.into(),
+        }
+    }
+
+    /// Wraps the error of a source (a registry) of manifests and signatures.
+    pub fn source(location: impl Into<String>, e: impl Diagnostic) -> SignError {
+        SignError::Source {
+            location: location.into(),
+            class: e.exit_class(),
+            hint: e.hint(),
+            source: Box::new(e),
         }
     }
 
@@ -105,6 +129,7 @@ impl Diagnostic for SignError {
         match self {
             SignError::Service { .. } => ExitClass::External,
             SignError::Oci(e) => e.exit_class(),
+            SignError::Source { class, .. } => *class,
             _ => ExitClass::Usage,
         }
     }
@@ -137,6 +162,7 @@ impl Diagnostic for SignError {
                 Some("the service did not answer correctly after retries; try again later".into())
             }
             SignError::Oci(e) => e.hint(),
+            SignError::Source { hint, .. } => hint.clone(),
             _ => None,
         }
     }

@@ -4,6 +4,7 @@ pub mod build;
 pub(crate) mod pending;
 pub mod promote;
 pub mod push;
+mod registry_source;
 pub mod runner;
 pub mod scan_sbom;
 pub mod sign;

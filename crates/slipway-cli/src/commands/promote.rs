@@ -7,7 +7,9 @@ use std::sync::Arc;
 use clap::Args;
 use slipway_oci::{Manifest, convert};
 use slipway_registry::{Client, CopyItem, CopyOptions, Source, Target, copy};
-use slipway_ship::gates::{self, GateCheck, RecordedRunnerVerdict, Requirements, RunnerPolicy, Subject};
+use slipway_ship::gates::{
+    self, GateCheck, RecordedRunnerVerdict, Requirements, RunnerPolicy, Subject,
+};
 use slipway_ship::rollback;
 use slipway_state::{PromotionRecord, PromotionTarget, State, Step, TagMove};
 use slipway_types::{Digest, Reference, Repository, Tag};
@@ -110,25 +112,40 @@ fn parse_tag(t: &str, origin: &str) -> Result<Tag, Failure> {
 
 /// Targets with their tags, from flags or config.
 fn targets(ctx: &Context, args: &PromoteArgs) -> Result<Vec<(Repository, Vec<Tag>)>, Failure> {
-    let cfg = ctx.settings.config.config.promote.clone().unwrap_or_default();
+    let cfg = ctx
+        .settings
+        .config
+        .config
+        .promote
+        .clone()
+        .unwrap_or_default();
     let default_tags: Vec<Tag> = if args.tags.is_empty() {
-        cfg.tags.iter().map(|t| parse_tag(t, "promote.tags")).collect::<Result<_, _>>()?
+        cfg.tags
+            .iter()
+            .map(|t| parse_tag(t, "promote.tags"))
+            .collect::<Result<_, _>>()?
     } else {
-        args.tags.iter().map(|t| parse_tag(t, "--tag")).collect::<Result<_, _>>()?
+        args.tags
+            .iter()
+            .map(|t| parse_tag(t, "--tag"))
+            .collect::<Result<_, _>>()?
     };
     let mut out = Vec::new();
     if !args.targets.is_empty() {
         for t in &args.targets {
-            let repo: Repository = t
-                .parse()
-                .map_err(|e: slipway_types::ReferenceError| Failure::usage(format!("--target: {e}")))?;
+            let repo: Repository = t.parse().map_err(|e: slipway_types::ReferenceError| {
+                Failure::usage(format!("--target: {e}"))
+            })?;
             out.push((repo, default_tags.clone()));
         }
     } else {
         for (i, t) in cfg.targets.iter().enumerate() {
-            let repo: Repository = t.repository.parse().map_err(|e: slipway_types::ReferenceError| {
-                Failure::usage(format!("promote.targets[{i}].repository: {e}"))
-            })?;
+            let repo: Repository =
+                t.repository
+                    .parse()
+                    .map_err(|e: slipway_types::ReferenceError| {
+                        Failure::usage(format!("promote.targets[{i}].repository: {e}"))
+                    })?;
             let tags = if t.tags.is_empty() {
                 default_tags.clone()
             } else {
@@ -144,13 +161,18 @@ fn targets(ctx: &Context, args: &PromoteArgs) -> Result<Vec<(Repository, Vec<Tag
 }
 
 fn gate_failure(digest: &Digest, unmet: &[&GateCheck]) -> Failure {
-    let list: Vec<String> = unmet.iter().map(|c| format!("{}: {}", c.gate, c.detail)).collect();
+    let list: Vec<String> = unmet
+        .iter()
+        .map(|c| format!("{}: {}", c.gate, c.detail))
+        .collect();
     Failure::denied(format!(
         "{} may not be promoted; unmet preconditions:\n  - {}",
         digest.short(),
         list.join("\n  - ")
     ))
-    .with_hint("see `slipway state show`; promote.require in slipway.yaml says which preconditions apply")
+    .with_hint(
+        "see `slipway state show`; promote.require in slipway.yaml says which preconditions apply",
+    )
 }
 
 fn children(m: &Manifest) -> Vec<Digest> {
@@ -188,16 +210,25 @@ async fn remote_artifacts(
 fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
     let state_file = ctx.state_file();
     let state = state_file.read()?.unwrap_or_default();
-    let cfg = ctx.settings.config.config.promote.clone().unwrap_or_default();
+    let cfg = ctx
+        .settings
+        .config
+        .config
+        .promote
+        .clone()
+        .unwrap_or_default();
     let targets = targets(ctx, args)?;
     if targets.is_empty() {
         return Err(Failure::usage("no target repository to promote to")
             .with_hint("pass --target REPO (repeatable) or set promote.targets in slipway.yaml"));
     }
-    let source_ref: Option<Reference> = match &args.from {
-        Some(f) => Some(f.parse().map_err(|e: slipway_types::ReferenceError| Failure::usage(format!("--from: {e}")))?),
-        None => None,
-    };
+    let source_ref: Option<Reference> =
+        match &args.from {
+            Some(f) => Some(f.parse().map_err(|e: slipway_types::ReferenceError| {
+                Failure::usage(format!("--from: {e}"))
+            })?),
+            None => None,
+        };
     let t = transfer::resolve(ctx, &args.transfer, cfg.transfer.as_ref())?;
     let rt = transfer::runtime()?;
     let client = t.client.clone();
@@ -208,7 +239,8 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
                 let f = Failure::from(e);
                 if unknown {
                     Failure {
-                        error: format!("unknown promote source `{r}`: {}", f.chain().join(": ")).into(),
+                        error: format!("unknown promote source `{r}`: {}", f.chain().join(": "))
+                            .into(),
                         ..f
                     }
                 } else {
@@ -226,7 +258,10 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
                 .ok_or_else(|| {
                     Failure::usage(format!(
                         "no push{} is recorded in the state file, so there is nothing to promote",
-                        args.image.as_deref().map(|i| format!(" of image `{i}`")).unwrap_or_default()
+                        args.image
+                            .as_deref()
+                            .map(|i| format!(" of image `{i}`"))
+                            .unwrap_or_default()
                     ))
                     .with_hint("run slipway-push first, or name the source with --from REPO@DIGEST")
                 })?;
@@ -240,7 +275,12 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
         children: kids.clone(),
         source: Some(source_repo.clone()),
     };
-    let checks = gates::evaluate(&state, &subject, &requirements(ctx), runner_policy().as_ref());
+    let checks = gates::evaluate(
+        &state,
+        &subject,
+        &requirements(ctx),
+        runner_policy().as_ref(),
+    );
     let unmet = gates::unmet(&checks);
     let mut all_digests = vec![digest.clone()];
     all_digests.extend(kids);
@@ -274,7 +314,11 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
             summary: format!(
                 "dry run: {} would {}be promoted to {} target(s); nothing changed",
                 digest.short(),
-                if unmet.is_empty() && clobbers.is_empty() { "" } else { "NOT " },
+                if unmet.is_empty() && clobbers.is_empty() {
+                    ""
+                } else {
+                    "NOT "
+                },
                 moves.len()
             ),
             human: Some(plan_text),
@@ -313,7 +357,11 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
         .collect();
     let mut items = arts.clone();
     items.push(CopyItem {
-        root: convert::descriptor(manifest.media_type.as_str(), &digest, manifest.bytes.len() as u64),
+        root: convert::descriptor(
+            manifest.media_type.as_str(),
+            &digest,
+            manifest.bytes.len() as u64,
+        ),
         tags: Vec::new(),
     });
     let progress: Arc<dyn slipway_types::Progress> = Arc::new(ctx.progress());
@@ -321,7 +369,10 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
         &source,
         &copy_targets,
         &items,
-        &CopyOptions { jobs: t.jobs, progress },
+        &CopyOptions {
+            jobs: t.jobs,
+            progress,
+        },
     ))?;
     // Tags last, once every target holds everything.
     for (repo, tags) in &targets {
@@ -343,13 +394,18 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
         at: chrono::Utc::now(),
     };
     state_file.update(|s| s.promotions.push(record))?;
-    let mut md = String::from("### slipway promote\n\n| Repository | Digest | Tags | Sent | Mounted | Skipped |\n|---|---|---|---|---|---|\n");
+    let mut md = String::from(
+        "### slipway promote\n\n| Repository | Digest | Tags | Sent | Mounted | Skipped |\n|---|---|---|---|---|---|\n",
+    );
     let mut lines = Vec::new();
     for ((repo, m), r) in moves.iter().zip(&reports) {
         let tags: Vec<String> = m.iter().map(|x| x.tag.to_string()).collect();
         md.push_str(&format!(
             "| `{repo}` | `{digest}` | {} | {} | {} | {} |\n",
-            tags.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" "),
+            tags.iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(" "),
             transfer::bytes(r.bytes_sent),
             transfer::bytes(r.bytes_mounted),
             transfer::bytes(r.bytes_skipped)
@@ -357,14 +413,22 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
         lines.push(format!("{repo}@{digest}"));
         ctx.printer.info(&format!(
             "{repo}: {} — sent {}, mounted {}, skipped {}",
-            if tags.is_empty() { "by digest".to_owned() } else { tags.join(", ") },
+            if tags.is_empty() {
+                "by digest".to_owned()
+            } else {
+                tags.join(", ")
+            },
             transfer::bytes(r.bytes_sent),
             transfer::bytes(r.bytes_mounted),
             transfer::bytes(r.bytes_skipped)
         ));
     }
     Ok(StepReport {
-        summary: format!("promoted {} from {source_repo} to {} target(s)", digest.short(), moves.len()),
+        summary: format!(
+            "promoted {} from {source_repo} to {} target(s)",
+            digest.short(),
+            moves.len()
+        ),
         outputs: vec![
             ("digest".into(), digest.to_string()),
             ("images".into(), lines.join(",")),
@@ -437,7 +501,9 @@ fn plan_text(
             out.push_str(&format!(
                 "    {}: {} -> {}\n",
                 x.tag,
-                x.previous.as_ref().map_or("(new)".to_owned(), Digest::short),
+                x.previous
+                    .as_ref()
+                    .map_or("(new)".to_owned(), Digest::short),
                 digest.short()
             ));
         }
@@ -448,18 +514,32 @@ fn plan_text(
 fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
     let state_file = ctx.state_file();
     let state: State = state_file.read()?.unwrap_or_default();
-    let cfg = ctx.settings.config.config.promote.clone().unwrap_or_default();
+    let cfg = ctx
+        .settings
+        .config
+        .config
+        .promote
+        .clone()
+        .unwrap_or_default();
     let to: Option<Digest> = match &args.to {
-        Some(d) => Some(d.parse().map_err(|e: slipway_types::DigestError| Failure::usage(format!("--to: {e}")))?),
+        Some(d) => Some(
+            d.parse()
+                .map_err(|e: slipway_types::DigestError| Failure::usage(format!("--to: {e}")))?,
+        ),
         None => None,
     };
     let wanted: Vec<Repository> = args
         .targets
         .iter()
-        .map(|t| t.parse().map_err(|e: slipway_types::ReferenceError| Failure::usage(format!("--target: {e}"))))
+        .map(|t| {
+            t.parse().map_err(|e: slipway_types::ReferenceError| {
+                Failure::usage(format!("--target: {e}"))
+            })
+        })
         .collect::<Result<_, _>>()?;
     let plan = rollback::plan(&state, &wanted, to.as_ref()).map_err(|e| {
-        Failure::usage(e.to_string()).with_hint("a rollback undoes a promotion recorded in this state file")
+        Failure::usage(e.to_string())
+            .with_hint("a rollback undoes a promotion recorded in this state file")
     })?;
     let t = transfer::resolve(ctx, &args.transfer, cfg.transfer.as_ref())?;
     let rt = transfer::runtime()?;
@@ -471,7 +551,8 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
         .collect();
     restores.sort();
     restores.dedup();
-    let promo_source = rollback::last_promotion(&state, plan.first().map(|p| &p.repository)).and_then(|p| p.source.clone());
+    let promo_source = rollback::last_promotion(&state, plan.first().map(|p| &p.repository))
+        .and_then(|p| p.source.clone());
     let mut text = Vec::new();
     let mut all_unmet = Vec::new();
     for d in &restores {
@@ -481,7 +562,9 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
             None => match &promo_source {
                 Some(src) => rt.block_on(client.fetch_manifest(src, &d.to_string()))?,
                 None => {
-                    return Err(Failure::usage(format!("{d} is not in {repo}; nothing to roll back to")));
+                    return Err(Failure::usage(format!(
+                        "{d} is not in {repo}; nothing to roll back to"
+                    )));
                 }
             },
         };
@@ -490,7 +573,12 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
             children: children(&m),
             source: promo_source.clone(),
         };
-        let checks = gates::evaluate(&state, &subject, &requirements(ctx), runner_policy().as_ref());
+        let checks = gates::evaluate(
+            &state,
+            &subject,
+            &requirements(ctx),
+            runner_policy().as_ref(),
+        );
         let unmet: Vec<GateCheck> = gates::unmet(&checks).into_iter().cloned().collect();
         if !unmet.is_empty() {
             all_unmet.push((d.clone(), unmet));
@@ -503,13 +591,18 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
                 p.repository,
                 tg.tag,
                 tg.promoted.short(),
-                tg.restore.as_ref().map_or("(was new; left as is)".to_owned(), Digest::short)
+                tg.restore
+                    .as_ref()
+                    .map_or("(was new; left as is)".to_owned(), Digest::short)
             ));
         }
     }
     if args.dry_run {
         return Ok(StepReport {
-            summary: format!("dry run: rollback of {} tag(s); nothing changed", text.len()),
+            summary: format!(
+                "dry run: rollback of {} tag(s); nothing changed",
+                text.len()
+            ),
             human: Some(text.join("\n")),
             ..StepReport::default()
         });
@@ -535,16 +628,31 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
                 None => {
                     // Not in the target (e.g. --to a digest never promoted there): copy it in.
                     let src = promo_source.clone().ok_or_else(|| {
-                        Failure::usage(format!("{restore} is not in {} and the promotion has no source", p.repository))
+                        Failure::usage(format!(
+                            "{restore} is not in {} and the promotion has no source",
+                            p.repository
+                        ))
                     })?;
-                    let source = Source::Remote { client: client.clone(), repo: src.clone() };
+                    let source = Source::Remote {
+                        client: client.clone(),
+                        repo: src.clone(),
+                    };
                     let m = rt.block_on(client.fetch_manifest(&src, &restore.to_string()))?;
-                    let item = CopyItem { root: m.descriptor(), tags: Vec::new() };
+                    let item = CopyItem {
+                        root: m.descriptor(),
+                        tags: Vec::new(),
+                    };
                     rt.block_on(copy::copy(
                         &source,
-                        &[Target::Remote { client: client.clone(), repo: p.repository.clone() }],
+                        &[Target::Remote {
+                            client: client.clone(),
+                            repo: p.repository.clone(),
+                        }],
                         &[item],
-                        &CopyOptions { jobs: t.jobs, progress: Arc::new(ctx.progress()) },
+                        &CopyOptions {
+                            jobs: t.jobs,
+                            progress: Arc::new(ctx.progress()),
+                        },
                     ))?;
                     m
                 }
@@ -563,14 +671,27 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
                     records.last_mut().expect("just pushed")
                 }
             };
-            let mv = TagMove { tag: tg.tag.clone(), previous: current };
-            match rec.targets.iter_mut().find(|t| t.repository == p.repository) {
+            let mv = TagMove {
+                tag: tg.tag.clone(),
+                previous: current,
+            };
+            match rec
+                .targets
+                .iter_mut()
+                .find(|t| t.repository == p.repository)
+            {
                 Some(t) => t.tags.push(mv),
-                None => rec.targets.push(PromotionTarget { repository: p.repository.clone(), tags: vec![mv] }),
+                None => rec.targets.push(PromotionTarget {
+                    repository: p.repository.clone(),
+                    tags: vec![mv],
+                }),
             }
         }
     }
-    let n: usize = records.iter().map(|r| r.targets.iter().map(|t| t.tags.len()).sum::<usize>()).sum();
+    let n: usize = records
+        .iter()
+        .map(|r| r.targets.iter().map(|t| t.tags.len()).sum::<usize>())
+        .sum();
     state_file.update(|s| s.promotions.extend(records.clone()))?;
     Ok(StepReport {
         summary: format!("rolled back {n} tag(s)"),
@@ -582,7 +703,9 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
                     p.repository,
                     t.tag,
                     t.promoted.short(),
-                    t.restore.as_ref().map_or("(left as is)".to_owned(), |d| format!("`{}`", d.short()))
+                    t.restore
+                        .as_ref()
+                        .map_or("(left as is)".to_owned(), |d| format!("`{}`", d.short()))
                 )))
                 .collect::<String>()
         )),
@@ -596,6 +719,9 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
                 "to": t.restore.as_ref().map(ToString::to_string),
             }))).collect::<Vec<_>>(),
         })),
-        outputs: restores.first().map(|d| vec![("digest".to_owned(), d.to_string())]).unwrap_or_default(),
+        outputs: restores
+            .first()
+            .map(|d| vec![("digest".to_owned(), d.to_string())])
+            .unwrap_or_default(),
     })
 }

@@ -92,12 +92,20 @@ fn choose(ctx: &Context, args: &PushArgs, state: &State) -> Result<Chosen, Failu
         Failure::from(e).with_hint("pass --layout DIR (the OCI layout slipway-build wrote)")
     })?;
     let refs = layout.refs()?;
-    let is_artifact = |n: &str| ARTIFACT_SUFFIXES.iter().any(|s| n.ends_with(&format!(".{s}")) && n.starts_with("sha256-"));
+    let is_artifact = |n: &str| {
+        ARTIFACT_SUFFIXES
+            .iter()
+            .any(|s| n.ends_with(&format!(".{s}")) && n.starts_with("sha256-"))
+    };
     let wanted = match (&args.image, from_state.as_ref()) {
         (_, Some((n, img))) => img.layout_ref.clone().unwrap_or_else(|| n.clone()),
         (Some(n), None) => n.clone(),
         (None, None) => {
-            let names: Vec<&String> = refs.iter().map(|(n, _)| n).filter(|n| !is_artifact(n)).collect();
+            let names: Vec<&String> = refs
+                .iter()
+                .map(|(n, _)| n)
+                .filter(|n| !is_artifact(n))
+                .collect();
             match names.as_slice() {
                 [one] => (*one).clone(),
                 [] => {
@@ -111,7 +119,10 @@ fn choose(ctx: &Context, args: &PushArgs, state: &State) -> Result<Chosen, Failu
                     return Err(Failure::usage(format!(
                         "layout `{}` holds several images ({}); say which with --image",
                         layout.root().display(),
-                        many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                        many.iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )));
                 }
             }
@@ -170,7 +181,10 @@ fn git_context(ctx: &Context, args: &PushArgs) -> GitContext {
 }
 
 /// Cosign artifacts in the layout for the digests reachable from `root`.
-fn artifacts(layout: &Layout, root: &oci_spec::image::Descriptor) -> Result<Vec<(String, oci_spec::image::Descriptor)>, Failure> {
+fn artifacts(
+    layout: &Layout,
+    root: &oci_spec::image::Descriptor,
+) -> Result<Vec<(String, oci_spec::image::Descriptor)>, Failure> {
     let refs = layout.refs()?;
     let mut out = Vec::new();
     for d in layout.walk(root)? {
@@ -194,7 +208,9 @@ fn push(ctx: &Context, args: &PushArgs) -> Result<StepReport, Failure> {
     let state = state_file.read()?.unwrap_or_default();
     let cfg = ctx.settings.config.config.push.clone().unwrap_or_default();
     let to = args.to.clone().or(cfg.repository.clone()).ok_or_else(|| {
-        Failure::usage("no repository to push to").with_hint("pass --to REPO (e.g. ghcr.io/acme/app) or set push.repository in slipway.yaml")
+        Failure::usage("no repository to push to").with_hint(
+            "pass --to REPO (e.g. ghcr.io/acme/app) or set push.repository in slipway.yaml",
+        )
     })?;
     let repo: Repository = to
         .parse()
@@ -243,10 +259,7 @@ fn push(ctx: &Context, args: &PushArgs) -> Result<StepReport, Failure> {
         },
     ))?;
     let report = reports.into_iter().next().unwrap_or_default();
-    let artifact_tags: Vec<Tag> = arts
-        .iter()
-        .filter_map(|(n, _)| n.parse().ok())
-        .collect();
+    let artifact_tags: Vec<Tag> = arts.iter().filter_map(|(n, _)| n.parse().ok()).collect();
     let record = PushRecord {
         image: chosen.name.clone(),
         repository: repo.clone(),
@@ -259,7 +272,14 @@ fn push(ctx: &Context, args: &PushArgs) -> Result<StepReport, Failure> {
         at: chrono::Utc::now(),
     };
     state_file.update(|s| s.pushes.push(record.clone()))?;
-    Ok(report_for(&repo, &digest, &plan.tags, &artifact_tags, &report, t.client.retries()))
+    Ok(report_for(
+        &repo,
+        &digest,
+        &plan.tags,
+        &artifact_tags,
+        &report,
+        t.client.retries(),
+    ))
 }
 
 fn report_for(
@@ -274,22 +294,49 @@ fn report_for(
     let tag_list: Vec<String> = tags.iter().map(ToString::to_string).collect();
     let summary = format!(
         "pushed {image}{} — sent {}, mounted {}, skipped {} ({} blob(s) sent, {} mounted, {} already there{})",
-        if tag_list.is_empty() { String::new() } else { format!(" as {}", tag_list.join(", ")) },
+        if tag_list.is_empty() {
+            String::new()
+        } else {
+            format!(" as {}", tag_list.join(", "))
+        },
         transfer::bytes(r.bytes_sent),
         transfer::bytes(r.bytes_mounted),
         transfer::bytes(r.bytes_skipped),
         r.blobs_sent,
         r.blobs_mounted,
         r.blobs_skipped,
-        if retries > 0 { format!(", {retries} retr{}", if retries == 1 { "y" } else { "ies" }) } else { String::new() },
+        if retries > 0 {
+            format!(", {retries} retr{}", if retries == 1 { "y" } else { "ies" })
+        } else {
+            String::new()
+        },
     );
     let markdown = format!(
         "### slipway push\n\n| Repository | Digest | Tags | Sent | Mounted | Skipped |\n|---|---|---|---|---|---|\n| `{repo}` | `{digest}` | {} | {} | {} | {} |\n{}",
-        if tag_list.is_empty() { "—".to_owned() } else { tag_list.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" ") },
+        if tag_list.is_empty() {
+            "—".to_owned()
+        } else {
+            tag_list
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
         transfer::bytes(r.bytes_sent),
         transfer::bytes(r.bytes_mounted),
         transfer::bytes(r.bytes_skipped),
-        if artifacts.is_empty() { String::new() } else { format!("\nWith {}.\n", artifacts.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")) }
+        if artifacts.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "\nWith {}.\n",
+                artifacts
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
     );
     StepReport {
         summary,

@@ -110,9 +110,11 @@ pub fn resolve(
     if let Some(user) = &args.username {
         let password = if args.password_stdin {
             let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|e| Failure::usage(format!("cannot read the password from stdin (--password-stdin): {e}")))?;
+            std::io::stdin().read_to_string(&mut s).map_err(|e| {
+                Failure::usage(format!(
+                    "cannot read the password from stdin (--password-stdin): {e}"
+                ))
+            })?;
             s.trim_end_matches(['\n', '\r']).to_owned()
         } else if let Some(p) = env.get(ev::SLIPWAY_REGISTRY_PASSWORD) {
             p.to_owned()
@@ -123,7 +125,9 @@ pub fn resolve(
             .with_hint("passwords are never taken from command-line arguments"));
         };
         if password.is_empty() {
-            return Err(Failure::usage("the registry password read for --username is empty"));
+            return Err(Failure::usage(
+                "the registry password read for --username is empty",
+            ));
         }
         ctx.mask(&password);
         credentials = credentials.with_explicit(
@@ -138,7 +142,11 @@ pub fn resolve(
         .ca_file
         .clone()
         .map(|p| if p.is_relative() { ctx.cwd.join(p) } else { p })
-        .or_else(|| cfg.ca_file.as_deref().map(|p| ctx.settings.config.relative(p)));
+        .or_else(|| {
+            cfg.ca_file
+                .as_deref()
+                .map(|p| ctx.settings.config.relative(p))
+        });
     let mut insecure = args.insecure_registries.clone();
     if insecure.is_empty() {
         insecure = cfg.insecure_registries.clone();

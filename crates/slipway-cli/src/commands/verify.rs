@@ -8,6 +8,7 @@ use clap::Args;
 use serde_json::json;
 use slipway_env as ev;
 use slipway_oci::Layout;
+use slipway_registry::BlockingClient;
 use slipway_sign::keys::{KeyRef, PublicKey};
 use slipway_sign::predicates;
 use slipway_sign::source::{ArtifactSource, LayoutSource};
@@ -16,7 +17,9 @@ use slipway_sign::verify::{self, Authority, Matcher, Policy};
 use slipway_state::{Step, VerificationRecord};
 use slipway_types::{Digest, Reference};
 
+use crate::commands::registry_source::RegistrySource;
 use crate::commands::sign::{Target, targets};
+use crate::commands::transfer::{self, TransferArgs};
 use crate::error::Failure;
 use crate::{Context, StepReport};
 
@@ -26,8 +29,9 @@ use crate::{Context, StepReport};
 TARGET is an OCI layout directory (every image in it), DIR:NAME or DIR@sha256:… (one image),
 an image name from the state file, or a name or digest in the shared layout (--layout); without
 TARGET, the state's images are verified.
-Registry references (registry/repo:tag) are verified once slipway-push's registry client is in
-(the verification code reads through a source trait; only the layout source exists today).
+A registry reference (registry/repo:tag or registry/repo@sha256:…) is verified in the registry:
+its signatures and attestations are read from the cosign tags next to it (registry options as
+for slipway-push: --ca-file, --insecure-registry, credentials from the docker config).
 
 Verification is offline: it uses only the key or the trusted root given, and the transparency
 log bundle stored with each signature. Exit 1 when a signature or required attestation does not
@@ -73,6 +77,56 @@ pub struct VerifyArgs {
     /// Also verify every platform manifest of an index
     #[arg(short, long)]
     pub recursive: bool,
+
+    /// Registry options (for registry references).
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+}
+
+/// One image to verify, and where its signatures are read from.
+struct VerifyTarget {
+    name: String,
+    source: Box<dyn ArtifactSource>,
+    manifest: slipway_oci::Manifest,
+    children: Vec<Digest>,
+}
+
+impl From<Target> for VerifyTarget {
+    fn from(t: Target) -> VerifyTarget {
+        VerifyTarget {
+            children: t.children(),
+            name: t.name,
+            source: Box::new(LayoutSource::new(t.layout)),
+            manifest: t.manifest,
+        }
+    }
+}
+
+fn registry_target(
+    ctx: &Context,
+    args: &VerifyArgs,
+    reference: &Reference,
+) -> Result<VerifyTarget, Failure> {
+    let cfg = ctx.settings.config.config.push.clone().unwrap_or_default();
+    let t = transfer::resolve(ctx, &args.transfer, cfg.transfer.as_ref())?;
+    let client = BlockingClient::new(t.client.options().clone())?;
+    let desc = client.resolve(reference)?;
+    let source = RegistrySource::new(client, reference.repository().clone());
+    let manifest = source.manifest_by_digest(&desc.digest)?;
+    let children = match &manifest.kind {
+        slipway_oci::ManifestKind::Index(i) => i
+            .manifests()
+            .iter()
+            .filter_map(|d| slipway_oci::convert::descriptor_digest(d).ok())
+            .collect(),
+        slipway_oci::ManifestKind::Image(_) => Vec::new(),
+    };
+    Ok(VerifyTarget {
+        name: reference.to_string(),
+        source: Box::new(source),
+        manifest,
+        children,
+    })
 }
 
 /// Runs `slipway verify`.
@@ -219,16 +273,23 @@ fn resolve_targets(
     ctx: &Context,
     args: &VerifyArgs,
     state: &slipway_state::State,
-) -> Result<Vec<Target>, Failure> {
+) -> Result<Vec<VerifyTarget>, Failure> {
     if args.targets.is_empty() {
-        return targets(ctx, state, &[]);
+        return Ok(targets(ctx, state, &[])?
+            .into_iter()
+            .map(Into::into)
+            .collect());
     }
     let mut out = Vec::new();
     for t in &args.targets {
         let spec = t.strip_prefix("oci:").unwrap_or(t);
         let path = ctx.cwd.join(spec);
         if is_layout(&path) {
-            out.extend(layout_targets(&Layout::open(&path)?, None)?);
+            out.extend(
+                layout_targets(&Layout::open(&path)?, None)?
+                    .into_iter()
+                    .map(Into::into),
+            );
             continue;
         }
         let split = spec
@@ -239,21 +300,24 @@ fn resolve_targets(
         if let Some((dir, name)) = split
             && is_layout(&ctx.cwd.join(dir))
         {
-            out.extend(layout_targets(
-                &Layout::open(ctx.cwd.join(dir))?,
-                Some(name),
-            )?);
+            out.extend(
+                layout_targets(&Layout::open(ctx.cwd.join(dir))?, Some(name))?
+                    .into_iter()
+                    .map(Into::into),
+            );
             continue;
         }
         if state.images.contains_key(t.as_str()) || !t.contains('/') {
-            out.extend(targets(ctx, state, std::slice::from_ref(t))?);
+            out.extend(
+                targets(ctx, state, std::slice::from_ref(t))?
+                    .into_iter()
+                    .map(Into::into),
+            );
             continue;
         }
-        if t.parse::<Reference>().is_ok() {
-            return Err(Failure::usage(format!(
-                "`{t}` is a registry reference: verifying from a registry needs the registry client of slipway-push, which this build does not have yet"
-            ))
-            .with_hint("verify the layout (slipway verify .slipway/oci), or pull it first (skopeo copy docker://… oci:DIR)"));
+        if let Ok(reference) = t.parse::<Reference>() {
+            out.push(registry_target(ctx, args, &reference)?);
+            continue;
         }
         return Err(Failure::usage(format!(
             "`{t}` is neither an OCI layout, DIR:NAME, an image of the state file, nor a reference"
@@ -293,8 +357,8 @@ fn verify_images(ctx: &Context, args: &VerifyArgs) -> Result<StepReport, Failure
     let started = std::time::Instant::now();
     let mut checked = Vec::new();
     for t in &targets {
-        let source = LayoutSource::new(t.layout.clone());
-        let children = t.children();
+        let source = &*t.source;
+        let children = t.children.clone();
         let mut subjects = vec![t.manifest.digest.clone()];
         if recursive {
             subjects.extend(children.iter().cloned());
@@ -303,12 +367,12 @@ fn verify_images(ctx: &Context, args: &VerifyArgs) -> Result<StepReport, Failure
         let mut child_types: Vec<Vec<String>> = Vec::new();
         if !required.is_empty() && !children.is_empty() {
             for c in &children {
-                child_types.push(verify::verify_attestations(&source, c, &policy)?.verified_types);
+                child_types.push(verify::verify_attestations(source, c, &policy)?.verified_types);
             }
         }
         for s in subjects {
-            let sigs = verify::verify_signatures(&source, &s, &policy)?;
-            let atts = verify::verify_attestations(&source, &s, &policy)?;
+            let sigs = verify::verify_signatures(source, &s, &policy)?;
+            let atts = verify::verify_attestations(source, &s, &policy)?;
             let mut problems = Vec::new();
             if sigs.valid.is_empty() {
                 problems.extend(sigs.rejected.clone());
