@@ -687,3 +687,117 @@ fn bad_input_exits_2_and_leaves_no_layout() {
     assert_eq!(r.code, 2);
     assert_eq!(std::fs::read(layout.join("index.json")).unwrap(), before);
 }
+
+#[test]
+fn registry_base_is_pulled_for_the_platforms_built_and_an_unreachable_one_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, base_index) = make_base(dir.path());
+    let reg = Registry::tls_auth();
+    let (user, pass) = reg.credentials().unwrap();
+    let ca = reg.cert_dir().unwrap().join("ca.crt");
+    let base_ref = format!("{}/bases/tiny:1", reg.host());
+    // The base reaches the registry through skopeo, not through our code.
+    let out = Command::new(tool("skopeo"))
+        .args(["copy", "--all", "--preserve-digests", "--dest-cert-dir"])
+        .arg(reg.cert_dir().unwrap())
+        .args(["--dest-creds", &format!("{user}:{pass}")])
+        .arg(format!("oci:{}:base", base.display()))
+        .arg(format!("docker://{base_ref}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let proj = dir.path().join("proj");
+    std::fs::create_dir_all(&proj).unwrap();
+    std::fs::write(proj.join("tool-linux-arm64"), b"#!/bin/sh\necho hi\n").unwrap();
+    let mut c = build_cmd("slipway-build", &proj);
+    c.env("SLIPWAY_REGISTRY_USERNAME", user)
+        .env("SLIPWAY_REGISTRY_PASSWORD", pass)
+        .args(["--name", "tool", "--binary", "tool-{os}-{arch}"])
+        .args([
+            "--platform",
+            "linux/arm64",
+            "--base",
+            &base_ref,
+            "--ca-file",
+        ])
+        .arg(&ca);
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains(pass) && !r.stdout.contains(pass));
+
+    let arm = base_index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "arm64")
+        .unwrap();
+    let base_manifest = read_json(
+        &base.join("blobs/sha256").join(
+            arm["digest"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("sha256:"),
+        ),
+    );
+    let out = proj.join(".slipway/oci");
+    let ours: serde_json::Value = serde_json::from_str(&tool_ok(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            &format!("oci:{}:tool.linux-arm64", out.display()),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        ours["layers"][0], base_manifest["layers"][0],
+        "base layer kept"
+    );
+    assert_eq!(
+        ours["annotations"]["org.opencontainers.image.base.digest"],
+        arm["digest"]
+    );
+    assert_eq!(
+        ours["annotations"]["org.opencontainers.image.base.name"],
+        base_ref
+    );
+    let layer = base_manifest["layers"][0]["digest"].as_str().unwrap();
+    let bytes = std::fs::read(
+        out.join("blobs/sha256")
+            .join(layer.trim_start_matches("sha256:")),
+    )
+    .unwrap();
+    assert_eq!(sha256_digest(&bytes), layer);
+
+    // A base on a registry that is not there: an external failure, after bounded retries.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = format!("127.0.0.1:{port}");
+    let mut c = build_cmd("slipway-build", &proj);
+    c.args([
+        "--name",
+        "tool2",
+        "--binary",
+        "tool-{os}-{arch}",
+        "--platform",
+        "linux/arm64",
+    ])
+    .args([
+        "--base",
+        &format!("{gone}/bases/tiny:1"),
+        "--insecure-registry",
+        &gone,
+    ])
+    .args(["--retries", "1"]);
+    let r = run(&mut c);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains(&gone), "{}", r.stderr);
+}

@@ -89,6 +89,31 @@ pub struct BuildArgs {
     /// Compress the binaries with upx (must be on PATH)
     #[arg(long)]
     pub upx: bool,
+
+    /// Registry options (for registry base images).
+    #[command(flatten)]
+    pub transfer: crate::commands::transfer::TransferArgs,
+}
+
+/// A registry client for base images, when an image has a registry base.
+fn base_puller(
+    ctx: &Context,
+    args: &BuildArgs,
+    specs: &[ImageSpec],
+) -> Result<Option<crate::commands::base_puller::RegistryBasePuller>, Failure> {
+    let remote = specs
+        .iter()
+        .any(|s| matches!(s.base, slipway_build::BaseSpec::Registry(_)));
+    if !remote {
+        return Ok(None);
+    }
+    let cfg = ctx.settings.config.config.push.clone().unwrap_or_default();
+    let t = crate::commands::transfer::resolve(ctx, &args.transfer, cfg.transfer.as_ref())?;
+    Ok(Some(crate::commands::base_puller::RegistryBasePuller {
+        client: slipway_registry::BlockingClient::new(t.client.options().clone())?,
+        jobs: t.jobs,
+        progress: std::sync::Arc::new(ctx.progress()),
+    }))
 }
 
 /// `--compression`.
@@ -167,6 +192,7 @@ fn build_into(
     let epoch = source_date_epoch(ctx)?;
     let progress = ctx.progress();
     let commit = run.commit.clone().unwrap_or_default();
+    let puller = base_puller(ctx, args, specs)?;
     let mut built = Vec::new();
     for spec in specs {
         let version = image_version(ctx, args, spec, &run);
@@ -183,7 +209,7 @@ fn build_into(
             source: source_url(ctx, &run),
             threads: slipway_build::default_threads(),
             cache_dir: ctx.settings.cache_dir(&ctx.env),
-            puller: None,
+            puller: puller.as_ref().map(|p| p as &dyn slipway_build::BasePuller),
             progress: &progress,
         };
         let image = if args.verify_reproducible {

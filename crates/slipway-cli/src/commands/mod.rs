@@ -1,5 +1,6 @@
 //! Commands. Each module owns its arguments (`…Args`, clap derive) and its `run`.
 
+mod base_puller;
 pub mod build;
 pub(crate) mod pending;
 pub mod promote;
