@@ -101,10 +101,17 @@ fn choose(ctx: &Context, args: &PushArgs, state: &State) -> Result<Chosen, Failu
         (_, Some((n, img))) => img.layout_ref.clone().unwrap_or_else(|| n.clone()),
         (Some(n), None) => n.clone(),
         (None, None) => {
+            // `NAME.os-arch` entries are the platforms of image NAME (slipway-build writes them
+            // for tools that cannot pick a platform from an index).
+            let all: Vec<&str> = refs.iter().map(|(n, _)| n.as_str()).collect();
             let names: Vec<&String> = refs
                 .iter()
                 .map(|(n, _)| n)
                 .filter(|n| !is_artifact(n))
+                .filter(|n| {
+                    !n.rsplit_once('.')
+                        .is_some_and(|(parent, _)| all.contains(&parent))
+                })
                 .collect();
             match names.as_slice() {
                 [one] => (*one).clone(),

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# bench: push and promote against a local registry, side by side with skopeo copy
+#
+# Builds a 50 MB single-layer image (random bytes, so compression does not shrink it) into an OCI
+# layout, then against a local Docker Distribution:
+#   BENCH push.slipway_seconds          median time of slipway push to a fresh repository
+#   BENCH push.skopeo_seconds           median time of skopeo copy oci:… docker://… to a fresh
+#                                       repository (skopeo's blob-info cache removed before each)
+#   BENCH push.speedup_vs_skopeo        skopeo / slipway (target >= 1.5)
+#   BENCH push.repush_speedup           first push / re-push of the unchanged image (target >= 10)
+#   BENCH promote.same_registry_seconds promote within the registry (mounts; target <= 0.2)
+#   BENCH push.1g_layer_peak_rss_mb     peak RSS pushing a 1 GiB layer (target <= 100)
+# BENCH_RUNS (default 5) sets the number of runs; BENCH_BIG_MB (default 1024) the big layer.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=lib.sh
+source "$root/scripts/bench/lib.sh"
+(cd "$root" && cargo build -q --release -p slipway-cli --bin slipway) >&2
+slipway="$root/target/release/slipway"
+work=$(mktemp -d)
+trap 'bench_registry_stop "$work/reg"; rm -rf "$work"' EXIT
+host=$(bench_registry "$work/reg")
+cd "$work"
+git init -q . && echo '.slipway/' >.gitignore
+
+head -c $((50 * 1024 * 1024)) /dev/urandom >app-linux-amd64
+"$slipway" -q build --name app --binary 'app-{os}-{arch}' --platform linux/amd64 >/dev/null
+printf 'promote:\n  require:\n    scan: false\n    signature: false\n' >slipway.yaml
+
+n=0
+slipway_push() {
+  n=$((n + 1))
+  "$slipway" -q --state "$work/s-$n.json" push --to "$host/fresh-$n/app" --insecure-registry "$host" -t v1 >/dev/null
+}
+skopeo_push() {
+  n=$((n + 1))
+  rm -rf "$HOME/.local/share/containers/cache" /var/lib/containers/cache 2>/dev/null || true
+  skopeo copy -q --dest-tls-verify=false oci:.slipway/oci:app "docker://$host/skopeo-$n/app:v1" >/dev/null
+}
+ours=$(bench_median slipway_push)
+theirs=$(bench_median skopeo_push)
+bench_report push.slipway_seconds "$ours"
+bench_report push.skopeo_seconds "$theirs"
+bench_report push.speedup_vs_skopeo "$(bench_ratio "$theirs" "$ours")"
+
+# Re-push: the same repository again and again (the first push of it is timed on its own).
+first_start=$(date +%s.%N)
+"$slipway" -q push --to "$host/again/app" --insecure-registry "$host" -t v1 >/dev/null
+first=$(echo "$(date +%s.%N) - $first_start" | bc -l)
+repush() { "$slipway" -q push --to "$host/again/app" --insecure-registry "$host" -t v1 >/dev/null; }
+again=$(bench_median repush)
+bench_report push.repush_speedup "$(bench_ratio "$first" "$again")"
+
+m=0
+promote() {
+  m=$((m + 1))
+  "$slipway" -q promote --target "$host/prod-$m/app" -t stable --insecure-registry "$host" >/dev/null
+}
+bench_report promote.same_registry_seconds "$(bench_median promote)"
+
+# Peak memory with a big layer: streamed, never held whole.
+big=${BENCH_BIG_MB:-1024}
+mkdir big && cd big && git init -q . && echo '.slipway/' >.gitignore
+head -c $((big * 1024 * 1024)) /dev/urandom >app-linux-amd64
+"$slipway" -q build --name app --binary 'app-{os}-{arch}' --platform linux/amd64 --level 1 >/dev/null
+bench_report push.1g_layer_peak_rss_mb "$(bench_peak_rss_mb "$slipway" -q push --to "$host/big/app" --insecure-registry "$host" -t v1)"
