@@ -265,6 +265,18 @@ fn push_round_trip(kind: RegistryKind) {
     assert_eq!(out["blobs_skipped"], 4, "{out}");
     assert!(r.stderr.contains("sent 0 B"), "{}", r.stderr);
 
+    // Tags from a git tag, the way docker/metadata-action derives them.
+    if kind == RegistryKind::Plain {
+        let r = p.push(&p.repo("team/app"), &["--git-ref", "refs/tags/v1.4.2+build.7"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stderr.contains("1.4.2-build.7"), "sanitised with a message: {}", r.stderr);
+        let tags = p.tags(&p.repo("team/app"));
+        for t in ["1.4.2-build.7", "1.4", "1", "latest"] {
+            assert!(tags.iter().any(|x| x == t), "{t} in {tags:?}");
+            assert_eq!(p.remote_digest(&format!("{}:{t}", p.repo("team/app"))), index);
+        }
+    }
+
     std::fs::remove_dir_all(p.path().join(".slipway")).unwrap();
     let single = p.build(&["linux/amd64"], "single");
     let r = p.push(&p.repo("team/single"), &["-t", "v2"]);
