@@ -152,8 +152,17 @@ pub fn get<'a>(value: &'a Value, path: &str) -> Result<&'a Value, QueryError> {
                     keys: vec![format!("{} elements", items.len())],
                 })?
             }
-            (Segment::Key(k), Value::Array(items)) if k.parse::<usize>().is_ok() => {
-                let n: usize = k.parse().unwrap_or_default();
+            // `items.2`, and `items.-1` for the last one (the newest push, scan, ...).
+            (Segment::Key(k), Value::Array(items)) if k.parse::<i64>().is_ok() => {
+                let i: i64 = k.parse().unwrap_or_default();
+                let n = if i < 0 {
+                    usize::try_from(i.unsigned_abs())
+                        .ok()
+                        .and_then(|back| items.len().checked_sub(back))
+                        .unwrap_or(usize::MAX)
+                } else {
+                    usize::try_from(i).unwrap_or(usize::MAX)
+                };
                 items.get(n).ok_or_else(|| QueryError::NotFound {
                     at: at.clone(),
                     missing: format!("element [{n}]"),
@@ -246,6 +255,9 @@ mod tests {
         );
         assert_eq!(get(&d, "steps[1].step").unwrap(), &json!("push"));
         assert_eq!(get(&d, "steps.0.step").unwrap(), &json!("build"));
+        assert_eq!(get(&d, "steps.-1.step").unwrap(), &json!("push"));
+        assert_eq!(get(&d, "steps.-2.step").unwrap(), &json!("build"));
+        assert!(get(&d, "steps.-3.step").is_err());
         assert_eq!(get(&d, "").unwrap(), &d);
     }
 
