@@ -267,13 +267,23 @@ fn push_round_trip(kind: RegistryKind) {
 
     // Tags from a git tag, the way docker/metadata-action derives them.
     if kind == RegistryKind::Plain {
-        let r = p.push(&p.repo("team/app"), &["--git-ref", "refs/tags/v1.4.2+build.7"]);
+        let r = p.push(
+            &p.repo("team/app"),
+            &["--git-ref", "refs/tags/v1.4.2+build.7"],
+        );
         assert_eq!(r.code, 0, "{}", r.stderr);
-        assert!(r.stderr.contains("1.4.2-build.7"), "sanitised with a message: {}", r.stderr);
+        assert!(
+            r.stderr.contains("1.4.2-build.7"),
+            "sanitised with a message: {}",
+            r.stderr
+        );
         let tags = p.tags(&p.repo("team/app"));
         for t in ["1.4.2-build.7", "1.4", "1", "latest"] {
             assert!(tags.iter().any(|x| x == t), "{t} in {tags:?}");
-            assert_eq!(p.remote_digest(&format!("{}:{t}", p.repo("team/app"))), index);
+            assert_eq!(
+                p.remote_digest(&format!("{}:{t}", p.repo("team/app"))),
+                index
+            );
         }
     }
 
@@ -794,4 +804,46 @@ fn pushed_signatures_and_attestations_are_in_the_registry_and_verify_there() {
         .args(p.reg_flags());
     let r = run(&mut c);
     assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+#[test]
+fn chunked_uploads_resume_from_the_registry_range_after_a_reset() {
+    let p = Project::new(RegistryKind::Plain);
+    let digest = p.build(&["linux/amd64"], "chunks");
+    let proxy = FaultProxy::start(
+        &p.reg.host(),
+        vec![Fault {
+            method: "PATCH",
+            path_contains: "/blobs/uploads/",
+            with_body: true,
+            times: 1,
+            action: FaultAction::ResetAfter(10_000),
+        }],
+    );
+    let repo = format!("{}/chunked/app", proxy.host());
+    let mut c = p.slipway();
+    c.args(["--output-format", "json", "push", "--to", &repo, "-t", "v1"])
+        .args([
+            "--insecure-registry",
+            &proxy.host(),
+            "--chunk-size",
+            "64KiB",
+        ]);
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}\n{:#?}", r.stderr, proxy.log());
+    assert_eq!(proxy.fired(0), 1, "{:#?}", proxy.log());
+    let log = proxy.log();
+    let patches = log.iter().filter(|l| l.starts_with("PATCH")).count();
+    assert!(patches >= 5, "a 300 kB layer in 64 KiB chunks: {log:#?}");
+    // After the reset the upload asked the registry where it stands (GET on the session).
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("GET") && l.contains("/blobs/uploads/")),
+        "{log:#?}"
+    );
+    assert_eq!(
+        p.remote_digest(&format!("{}/chunked/app:v1", p.reg.host())),
+        digest
+    );
+    assert!(p.pull_back_and_verify(&format!("{}/chunked/app:v1", p.reg.host())) >= 3);
 }
