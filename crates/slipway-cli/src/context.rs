@@ -80,6 +80,15 @@ impl Context {
         }
     }
 
+    /// Appends markdown to the CI job summary now (for a step that fails but still has
+    /// something to show, like a failed gate).
+    pub fn publish_markdown(&self, markdown: &str) {
+        if let Err(e) = self.ci.append_summary(markdown) {
+            self.printer
+                .warn(&format!("cannot write the job summary: {e}"));
+        }
+    }
+
     /// Publishes outputs, warning about any that CI cannot carry.
     pub fn publish(&self, outputs: &[(String, String)]) -> Result<(), Failure> {
         for (name, value) in outputs {

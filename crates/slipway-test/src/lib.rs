@@ -20,10 +20,18 @@ pub use tools::{repo_root, test_tools_dir, tool};
 /// Runs the independent validator `check-jsonschema --schemafile SCHEMA FILE`; returns whether
 /// it accepted the file and what it printed.
 pub fn check_jsonschema(schema: &std::path::Path, file: &std::path::Path) -> (bool, String) {
+    check_jsonschema_all(schema, &[file])
+}
+
+/// [`check_jsonschema`] over several files in one run (the validator's start-up dominates).
+pub fn check_jsonschema_all(
+    schema: &std::path::Path,
+    files: &[&std::path::Path],
+) -> (bool, String) {
     let out = std::process::Command::new(tool("check-jsonschema"))
         .arg("--schemafile")
         .arg(schema)
-        .arg(file)
+        .args(files)
         .output()
         .expect("run check-jsonschema");
     let text = format!(
