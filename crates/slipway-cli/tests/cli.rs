@@ -29,7 +29,6 @@ fn unimplemented_steps_say_so_exit_2_and_touch_nothing() {
     write_state(&state, one_platform_state("linux/amd64", 1));
     let before = std::fs::read(&state).unwrap();
     for (bin, args) in [
-        ("slipway-scan-sbom", vec!["--anything", "x"]),
         ("slipway", vec!["runner", "fingerprint"]),
     ] {
         let r = run(cmd(bin, dir.path()).args(&args));
