@@ -4,11 +4,14 @@
 #   scripts/demo.sh            examples/hello-go (examples/hello-rust when Go is absent)
 #   scripts/demo.sh --rust     examples/hello-rust
 #
-# build (OCI layout on disk) → scan-sbom (native SBOM, policy gate) → sign (a generated key)
+# build (OCI layout on disk) → scan-sbom (Trivy run on the layout, the policy gate) → sign (a
+# generated key)
 # → push (a local Docker Distribution this script starts on 127.0.0.1) → verify → promote
 # (to a production repository of that registry) — then a summary. Everything happens in a temp
-# directory; the registry is stopped at the end. Installs what it needs (Debian packages
-# docker-registry and golang-go, the release build of slipway), idempotently.
+# directory; the registry is stopped at the end. Installs what it needs, idempotently: the
+# tools of scripts/test-deps.sh (Docker Distribution, Go, Trivy, ...) and the release build.
+# Trivy's vulnerability database needs the internet; offline (as here) the gate runs Trivy's
+# secret scanner, which needs no database (SLIPWAY_DEMO_SCANNERS=vuln,secret when online).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -17,23 +20,13 @@ example=hello-go
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
-apt_install() {
-  local missing=()
-  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  local sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >&2
-}
-
 say "setup"
-apt_install docker-registry curl git ca-certificates
+"$root/scripts/test-deps.sh" >&2
 if [ "$example" = hello-go ] && ! command -v go >/dev/null; then
-  apt_install golang-go || example=hello-rust
+  example=hello-rust
 fi
 (cd "$root" && cargo build -q --release -p slipway-cli --bins) >&2
-export PATH="$root/target/release:$PATH"
+export PATH="$root/target/release:$root/.test-tools/bin:$PATH"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/slipway-demo.XXXXXX")
 reg_pid=
@@ -77,8 +70,8 @@ export SLIPWAY_PASSWORD
 
 say "build ($example)"
 slipway build
-say "scan-sbom (native SBOM, policy gate)"
-slipway scan-sbom --severity critical
+say "scan-sbom (Trivy on the layout, policy gate: fail at critical)"
+slipway scan-sbom --scanner trivy --scanners "${SLIPWAY_DEMO_SCANNERS:-secret}" --severity critical
 say "sign (generated key)"
 slipway sign generate-key-pair >/dev/null
 slipway sign --key cosign.key --recursive
@@ -94,8 +87,7 @@ digest=$(slipway state get pushes.-1.digest)
 {
   echo "image     $host/prod/hello:stable"
   echo "digest    $digest"
-  echo "sbom      $(slipway state get sboms.0.path 2>/dev/null || echo '-')"
-  echo "verdict   $(slipway state get scans.-1.verdict 2>/dev/null || echo '-')"
+  echo "scan      $(slipway state get scans.-1.scanner): $(slipway state get scans.-1.verdict)"
   echo "signature $(slipway state get verifications.-1.method) verified=$(slipway state get verifications.-1.verified)"
   echo "promoted  $(slipway state get promotions.-1.targets.0.repository):$(slipway state get promotions.-1.targets.0.tags.0.tag)"
 } | tee "$work/summary.txt"

@@ -103,3 +103,48 @@ fn bad_input_exits_2_and_records_nothing() {
     let old: slipway_state::State = serde_json::from_slice(&before).unwrap();
     assert_eq!(old.images, s.images);
 }
+
+#[test]
+fn trivy_run_on_the_built_layout_finds_a_planted_secret_and_the_gate_says_no() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".gitignore"), ".slipway/\n").unwrap();
+    std::fs::write(dir.path().join("app-linux-amd64"), b"#!/bin/sh\necho hi\n").unwrap();
+    // A made-up key id of the shape of Trivy's aws-access-key-id rule.
+    std::fs::write(
+        dir.path().join("config.env"),
+        "AWS_ACCESS_KEY_ID=AKIA2E0A8F3B244C9986\n",
+    )
+    .unwrap();
+    let r = run(cmd("slipway-build", dir.path()).args([
+        "--name",
+        "app",
+        "--binary",
+        "app-{os}-{arch}",
+        "--platform",
+        "linux/amd64",
+        "--file",
+        "config.env:/etc/app/config.env",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let trivy_dir = slipway_test::tool("trivy");
+    let path = format!(
+        "{}:{}",
+        trivy_dir.parent().unwrap().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let cache = dir.path().join("trivy-cache");
+    let r = run(cmd("slipway-scan-sbom", dir.path())
+        .env("PATH", &path)
+        .env("TRIVY_CACHE_DIR", &cache)
+        .args(["--scanner", "trivy", "--scanners", "secret"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("aws-access-key-id"), "{}", r.stderr);
+    let s = StateFile::new(dir.path().join(".slipway/state.json"))
+        .read_required()
+        .unwrap();
+    let rec = s.scans.last().unwrap();
+    assert_eq!(rec.verdict, Verdict::Fail);
+    assert!(rec.scanner.starts_with("trivy"));
+    assert_eq!(rec.blocking[0].kind, "secret");
+    assert_eq!(rec.digest, s.images["app"].index.as_ref().unwrap().digest);
+}

@@ -41,6 +41,10 @@ pub struct ScanSbomArgs {
     #[arg(long, value_name = "TOOL")]
     pub scanner: Option<String>,
 
+    /// What trivy looks for (its --scanners): vuln, secret, misconfig, license
+    #[arg(long, value_name = "LIST", default_value = "vuln,secret")]
+    pub scanners: String,
+
     /// Fail at or above this severity: critical, high, medium, low, unknown
     /// [config: policy.scan.severity] [default: critical]
     #[arg(long, value_name = "LEVEL")]
@@ -210,7 +214,13 @@ fn subject(
     ))
 }
 
-fn run_scanner(ctx: &Context, tool: &str, layout: &Path, out: &Path) -> Result<(), Failure> {
+fn run_scanner(
+    ctx: &Context,
+    tool: &str,
+    scanners: &str,
+    layout: &Path,
+    out: &Path,
+) -> Result<(), Failure> {
     let mut cmd = std::process::Command::new(tool);
     match tool {
         "trivy" => {
@@ -220,7 +230,7 @@ fn run_scanner(ctx: &Context, tool: &str, layout: &Path, out: &Path) -> Result<(
                 "--format",
                 "json",
                 "--scanners",
-                "vuln,secret,misconfig",
+                scanners,
                 "--output",
             ])
             .arg(out)
@@ -297,7 +307,7 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
                 std::fs::create_dir_all(p)
                     .map_err(|e| Failure::usage(format!("`{}`: {e}", p.display())))?;
             }
-            run_scanner(ctx, tool, &layout, &out)?;
+            run_scanner(ctx, tool, &args.scanners, &layout, &out)?;
             out
         }
         (None, Some(r), ..) => ctx.settings.config.relative(r),
