@@ -28,9 +28,7 @@ fn unimplemented_steps_say_so_exit_2_and_touch_nothing() {
     let state = dir.path().join(".slipway/state.json");
     write_state(&state, one_platform_state("linux/amd64", 1));
     let before = std::fs::read(&state).unwrap();
-    for (bin, args) in [
-        ("slipway", vec!["runner", "fingerprint"]),
-    ] {
+    for (bin, args) in [("slipway", vec!["runner", "fingerprint"])] {
         let r = run(cmd(bin, dir.path()).args(&args));
         assert_eq!(r.code, 2, "{bin} {args:?}: {}", r.stderr);
         assert!(

@@ -847,3 +847,98 @@ fn chunked_uploads_resume_from_the_registry_range_after_a_reset() {
     );
     assert!(p.pull_back_and_verify(&format!("{}/chunked/app:v1", p.reg.host())) >= 3);
 }
+
+#[test]
+fn the_five_step_binaries_in_sequence_against_the_tls_auth_registry() {
+    let p = Project::new(RegistryKind::TlsAuth);
+    std::fs::create_dir_all(p.path().join("bin")).unwrap();
+    std::fs::write(
+        p.path().join("bin/app-linux-amd64"),
+        b"#!/bin/sh\necho amd64\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.path().join("bin/app-linux-arm64"),
+        b"#!/bin/sh\necho arm64\n",
+    )
+    .unwrap();
+    let step = |bin: &str, args: &[&str]| {
+        let mut c = cmd(bin, p.path());
+        c.env("DOCKER_CONFIG", p.docker_config())
+            .env("SLIPWAY_PASSWORD", "e2e-password")
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    tool("trivy").parent().unwrap().display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .env("TRIVY_CACHE_DIR", p.path().join("trivy-cache"))
+            .args(args);
+        let r = run(&mut c);
+        assert_eq!(r.code, 0, "{bin} {args:?}: {}", r.stderr);
+        p.password_free(&format!("{}{}", r.stdout, r.stderr));
+        r
+    };
+    let ca = p
+        .reg
+        .cert_dir()
+        .unwrap()
+        .join("ca.crt")
+        .display()
+        .to_string();
+    let staging = p.repo("staging/app");
+    let prod = p.repo("prod/app");
+    step(
+        "slipway-build",
+        &[
+            "--name",
+            "app",
+            "--binary",
+            "bin/app-{os}-{arch}",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ],
+    );
+    let built = p.state().images["app"]
+        .index
+        .as_ref()
+        .unwrap()
+        .digest
+        .to_string();
+    step(
+        "slipway-scan-sbom",
+        &["--scanner", "trivy", "--scanners", "secret"],
+    );
+    step("slipway", &["sign", "generate-key-pair"]);
+    step("slipway-sign", &["--key", "cosign.key", "--recursive"]);
+    step(
+        "slipway-push",
+        &["--to", &staging, "--ca-file", &ca, "-t", "rc"],
+    );
+    step(
+        "slipway",
+        &[
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--ca-file",
+            &ca,
+            &format!("{staging}:rc"),
+        ],
+    );
+    step(
+        "slipway-promote",
+        &["--target", &prod, "-t", "stable", "--ca-file", &ca],
+    );
+    assert_eq!(p.remote_digest(&format!("{prod}:stable")), built);
+    assert!(p.tags(&prod).contains(&format!(
+        "sha256-{}.sig",
+        built.trim_start_matches("sha256:")
+    )));
+    let state = std::fs::read_to_string(p.path().join(".slipway/state.json")).unwrap();
+    p.password_free(&state);
+    let r = run(cmd("slipway", p.path()).args(["state", "validate", ".slipway/state.json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

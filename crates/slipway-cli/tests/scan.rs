@@ -36,18 +36,42 @@ fn the_gate_exits_1_on_blocking_findings_records_the_verdict_and_writes_ci_repor
         .env("GITHUB_OUTPUT", &output)
         .arg("--report")
         .arg(&report)
-        .args(["--severity", "high", "--sarif", "scan.sarif", "--gitlab-report", "gl.json"]));
+        .args([
+            "--severity",
+            "high",
+            "--sarif",
+            "scan.sarif",
+            "--gitlab-report",
+            "gl.json",
+        ]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("CVE-2019-14697"), "{}", r.stderr);
-    assert!(r.stderr.contains("::error title=slipway scan%3A CVE-2019-14697"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("::error title=slipway scan%3A CVE-2019-14697"),
+        "{}",
+        r.stderr
+    );
     let md = std::fs::read_to_string(&summary).unwrap();
-    assert!(md.contains("❌ fail") && md.contains("CVE-2019-14697"), "{md}");
+    assert!(
+        md.contains("❌ fail") && md.contains("CVE-2019-14697"),
+        "{md}"
+    );
     let s = StateFile::new(&state).read_required().unwrap();
     let rec = s.scans.last().unwrap();
     assert_eq!(rec.verdict, Verdict::Fail);
     assert_eq!((rec.counts.critical, rec.counts.medium), (2, 4));
     assert_eq!(rec.blocking.len(), 2);
-    assert_eq!(rec.digest, s.images["hello"].platforms.values().next().unwrap().manifest.digest);
+    assert_eq!(
+        rec.digest,
+        s.images["hello"]
+            .platforms
+            .values()
+            .next()
+            .unwrap()
+            .manifest
+            .digest
+    );
     let (ok, out) = slipway_test::check_jsonschema(
         &fixture("schemas/sarif-schema-2.1.0.json"),
         &dir.path().join("scan.sarif"),
@@ -76,9 +100,18 @@ fn the_gate_exits_1_on_blocking_findings_records_the_verdict_and_writes_ci_repor
     let rec = s.scans.last().unwrap();
     assert_eq!(rec.verdict, Verdict::Pass);
     assert_eq!(rec.ignored.len(), 2);
-    assert!(rec.ignored[0].reason.as_deref().unwrap().contains("rebuilt weekly"));
+    assert!(
+        rec.ignored[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("rebuilt weekly")
+    );
     let outputs = std::fs::read_to_string(&output).unwrap();
-    assert!(outputs.contains("verdict<<") && outputs.contains("\npass\n"), "{outputs}");
+    assert!(
+        outputs.contains("verdict<<") && outputs.contains("\npass\n"),
+        "{outputs}"
+    );
 }
 
 #[test]
@@ -90,8 +123,15 @@ fn bad_input_exits_2_and_records_nothing() {
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let r = scan(dir.path(), &["--report", "cut.json"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("cut.json") && r.stderr.contains("line"), "{}", r.stderr);
-    let r = scan(dir.path(), &["--report", "cut.json", "--severity", "severe"]);
+    assert!(
+        r.stderr.contains("cut.json") && r.stderr.contains("line"),
+        "{}",
+        r.stderr
+    );
+    let r = scan(
+        dir.path(),
+        &["--report", "cut.json", "--severity", "severe"],
+    );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--severity"), "{}", r.stderr);
     let r = scan(dir.path(), &[]);
