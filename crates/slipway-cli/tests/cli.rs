@@ -28,15 +28,15 @@ fn unimplemented_steps_say_so_exit_2_and_touch_nothing() {
     let state = dir.path().join(".slipway/state.json");
     write_state(&state, one_platform_state("linux/amd64", 1));
     let before = std::fs::read(&state).unwrap();
-    for (bin, args) in [("slipway", vec!["runner", "fingerprint"])] {
-        let r = run(cmd(bin, dir.path()).args(&args));
-        assert_eq!(r.code, 2, "{bin} {args:?}: {}", r.stderr);
+    for sub in ["fingerprint", "check", "bootstrap"] {
+        let r = run(cmd("slipway", dir.path()).args(["runner", sub]));
+        assert_eq!(r.code, 2, "runner {sub}: {}", r.stderr);
         assert!(
             r.stderr.contains("is not implemented in slipway"),
-            "{bin}: {}",
+            "runner {sub}: {}",
             r.stderr
         );
-        assert!(r.stdout.is_empty(), "{bin} printed data: {}", r.stdout);
+        assert!(r.stdout.is_empty(), "runner {sub} printed data: {}", r.stdout);
     }
     assert_eq!(std::fs::read(&state).unwrap(), before, "state file changed");
 }
