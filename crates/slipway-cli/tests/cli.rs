@@ -36,7 +36,11 @@ fn unimplemented_steps_say_so_exit_2_and_touch_nothing() {
             "runner {sub}: {}",
             r.stderr
         );
-        assert!(r.stdout.is_empty(), "runner {sub} printed data: {}", r.stdout);
+        assert!(
+            r.stdout.is_empty(),
+            "runner {sub} printed data: {}",
+            r.stdout
+        );
     }
     assert_eq!(std::fs::read(&state).unwrap(), before, "state file changed");
 }
