@@ -28,8 +28,12 @@ fn unimplemented_steps_say_so_exit_2_and_touch_nothing() {
     let state = dir.path().join(".slipway/state.json");
     write_state(&state, one_platform_state("linux/amd64", 1));
     let before = std::fs::read(&state).unwrap();
-    for sub in ["fingerprint", "check", "bootstrap"] {
-        let r = run(cmd("slipway", dir.path()).args(["runner", sub]));
+    for args in [
+        vec!["runner", "bootstrap"],
+        vec!["runner", "bootstrap", "--org", "acme"],
+    ] {
+        let sub = args.join(" ");
+        let r = run(cmd("slipway", dir.path()).args(&args));
         assert_eq!(r.code, 2, "runner {sub}: {}", r.stderr);
         assert!(
             r.stderr.contains("is not implemented in slipway"),

@@ -99,8 +99,12 @@ env_vars! {
     SLIPWAY_INSECURE_REGISTRY: Slipway;
     /// Blobs transferred at once by push/promote (`--jobs`, default 4).
     SLIPWAY_JOBS: Slipway;
-    /// Deployment environment name, used as a tag by push (`--environment`).
+    /// Deployment environment name, used as a tag by push (`--environment`) and for the runner
+    /// allowlist check.
     SLIPWAY_ENVIRONMENT: Slipway;
+    /// Root of the filesystem the runner fingerprint is read from (default `/`; a captured
+    /// sysfs/etc tree for tests, `--root`).
+    SLIPWAY_FINGERPRINT_ROOT: Slipway;
     /// Disables colour when set to any non-empty value (<https://no-color.org>).
     NO_COLOR: Convention;
     /// Forces colour when set to a non-empty value other than `0`.

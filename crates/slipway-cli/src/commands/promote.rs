@@ -208,6 +208,7 @@ async fn remote_artifacts(
 }
 
 fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
+    crate::commands::runner::enforce(ctx, Step::Promote)?;
     let state_file = ctx.state_file();
     let state = state_file.read()?.unwrap_or_default();
     let cfg = ctx
@@ -512,6 +513,7 @@ fn plan_text(
 }
 
 fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
+    crate::commands::runner::enforce(ctx, Step::Promote)?;
     let state_file = ctx.state_file();
     let state: State = state_file.read()?.unwrap_or_default();
     let cfg = ctx

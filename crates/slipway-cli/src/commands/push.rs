@@ -211,6 +211,7 @@ fn artifacts(
 }
 
 fn push(ctx: &Context, args: &PushArgs) -> Result<StepReport, Failure> {
+    crate::commands::runner::enforce(ctx, Step::Push)?;
     let state_file = ctx.state_file();
     let state = state_file.read()?.unwrap_or_default();
     let cfg = ctx.settings.config.config.push.clone().unwrap_or_default();

@@ -391,6 +391,7 @@ struct Planned {
 }
 
 fn sign_images(ctx: &Context, args: &SignArgs) -> Result<StepReport, Failure> {
+    crate::commands::runner::enforce(ctx, Step::Sign)?;
     let cfg = ctx.settings.config.config.sign.clone().unwrap_or_default();
     let state_file = ctx.state_file();
     let state = state_file.read()?.unwrap_or_default();
