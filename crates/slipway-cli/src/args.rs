@@ -1,7 +1,6 @@
 //! Command-line types (clap derive). Raw values only; [`crate::settings`] resolves them with the
 //! environment and the config file.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
@@ -119,15 +118,6 @@ pub enum Command {
     /// Runner fingerprint, allowlist check and bootstrap
     #[command(subcommand)]
     Runner(commands::runner::RunnerCommand),
-}
-
-/// Arguments of a command that is not implemented yet: taken as they come, so the answer is
-/// always the same plain "not implemented" whatever was passed.
-#[derive(Debug, Clone, Default, Args)]
-pub struct PendingArgs {
-    /// Arguments of the command
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub args: Vec<OsString>,
 }
 
 /// `slipway state ...`

@@ -23,33 +23,6 @@ fn help_documents_exit_codes() {
 }
 
 #[test]
-fn unimplemented_steps_say_so_exit_2_and_touch_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join(".slipway/state.json");
-    write_state(&state, one_platform_state("linux/amd64", 1));
-    let before = std::fs::read(&state).unwrap();
-    for args in [
-        vec!["runner", "bootstrap"],
-        vec!["runner", "bootstrap", "--org", "acme"],
-    ] {
-        let sub = args.join(" ");
-        let r = run(cmd("slipway", dir.path()).args(&args));
-        assert_eq!(r.code, 2, "runner {sub}: {}", r.stderr);
-        assert!(
-            r.stderr.contains("is not implemented in slipway"),
-            "runner {sub}: {}",
-            r.stderr
-        );
-        assert!(
-            r.stdout.is_empty(),
-            "runner {sub} printed data: {}",
-            r.stdout
-        );
-    }
-    assert_eq!(std::fs::read(&state).unwrap(), before, "state file changed");
-}
-
-#[test]
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(cmd("slipway", dir.path()).args(["state", "frobnicate"]));

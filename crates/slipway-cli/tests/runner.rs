@@ -287,3 +287,366 @@ fn sign_and_push_refuse_on_a_machine_the_policy_does_not_list_and_proceed_when_i
         });
     assert!(found, "the provenance records the fingerprint");
 }
+
+const PAT: &str = "github_pat_11ABCDEFG0123456789_testtokenvalue";
+
+fn bootstrap(
+    dir: &Path,
+    api: &slipway_test::GithubApi,
+    token: Option<&str>,
+) -> std::process::Command {
+    let mut c = cmd("slipway", dir);
+    c.args(["runner", "bootstrap", "--api-url", &api.url()]);
+    if let Some(t) = token {
+        c.env("SLIPWAY_GITHUB_TOKEN", t);
+    }
+    c
+}
+
+fn assert_no_secret(r: &common::Run, secrets: &[&str]) {
+    for s in secrets {
+        assert!(
+            !r.stdout.contains(s) && !r.stderr.contains(s),
+            "secret {s} printed:\n{}\n{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+}
+
+#[cfg(unix)]
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn bootstrap_requests_a_registration_token_and_writes_the_runner_setup_without_printing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("machine");
+    tree(&root, UUID, MAC, "52:54:00:ab:cd:ef");
+    let fp = fingerprint(dir.path(), Some(&root));
+    let short = fp["short"].as_str().unwrap().to_owned();
+    let api = slipway_test::GithubApi::start(PAT, &["acme"]);
+
+    let r = run(bootstrap(dir.path(), &api, Some(PAT))
+        .args(["--repo", "acme/app", "--label", "gpu,fast", "--server-url"])
+        .arg("https://github.com")
+        .arg("--root")
+        .arg(&root));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let reg = api.registration_token();
+    assert_no_secret(&r, &[PAT, &reg]);
+
+    // The right endpoint, auth header, GitHub's media type and API version; no body.
+    let reqs = api.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    let q = &reqs[0];
+    assert_eq!(q.method, "POST");
+    assert_eq!(q.path, "/repos/acme/app/actions/runners/registration-token");
+    assert_eq!(
+        q.header("authorization"),
+        Some(format!("Bearer {PAT}").as_str())
+    );
+    assert_eq!(q.header("accept"), Some("application/vnd.github+json"));
+    assert_eq!(q.header("x-github-api-version"), Some("2022-11-28"));
+    assert!(q.json().is_null(), "unexpected body {:?}", q.json());
+
+    // The token is in the environment file (0600) only.
+    let out = dir.path().join(".slipway/runner");
+    let env = std::fs::read_to_string(out.join("actions-runner.env")).unwrap();
+    assert_eq!(env, format!("ACTIONS_RUNNER_INPUT_TOKEN={reg}\n"));
+    #[cfg(unix)]
+    assert_eq!(mode(&out.join("actions-runner.env")), 0o600);
+    let script = std::fs::read_to_string(out.join("configure.sh")).unwrap();
+    assert!(!script.contains(&reg), "{script}");
+    let labels = format!("slipway,slipway-fp-{short},gpu,fast");
+    assert!(
+        r.stdout.contains(&format!("slipway-fp-{short}")),
+        "{}",
+        r.stdout
+    );
+
+    // Run the configuration script against a stand-in config.sh that records what it got: the
+    // URL, name and labels as arguments, the token only through the environment.
+    let runner_dir = dir.path().join("actions-runner");
+    std::fs::create_dir_all(&runner_dir).unwrap();
+    std::fs::write(
+        runner_dir.join("config.sh"),
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > args.txt\nprintf '%s' \"$ACTIONS_RUNNER_INPUT_TOKEN\" > token.txt\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            runner_dir.join("config.sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    let script = script.replace("/opt/actions-runner", runner_dir.to_str().unwrap());
+    let script_path = dir.path().join("configure-local.sh");
+    std::fs::write(&script_path, script).unwrap();
+    let env_copy = dir.path().join("runner.env");
+    std::fs::copy(out.join("actions-runner.env"), &env_copy).unwrap();
+    let st = std::process::Command::new("sh")
+        .arg(&script_path)
+        .env("SLIPWAY_RUNNER_ENV", &env_copy)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let args = std::fs::read_to_string(runner_dir.join("args.txt")).unwrap();
+    let args: Vec<&str> = args.lines().collect();
+    assert_eq!(
+        args,
+        [
+            "--unattended",
+            "--replace",
+            "--url",
+            "https://github.com/acme/app",
+            "--name",
+            &format!("runner-{short}"),
+            "--labels",
+            &labels,
+            "--work",
+            "_work"
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(runner_dir.join("token.txt")).unwrap(),
+        reg
+    );
+    // The spent token is removed from the environment file.
+    assert!(!std::fs::read_to_string(&env_copy).unwrap().contains(&reg));
+
+    let unit = std::fs::read_to_string(out.join("slipway-actions-runner.service")).unwrap();
+    for line in [
+        "User=runner",
+        "WorkingDirectory=/opt/actions-runner",
+        "EnvironmentFile=/etc/slipway/actions-runner.env",
+        "ExecStart=/opt/actions-runner/run.sh",
+        "Restart=always",
+        "WantedBy=multi-user.target",
+    ] {
+        assert!(
+            unit.lines().any(|l| l == line),
+            "unit lacks {line}:\n{unit}"
+        );
+    }
+
+    // The allowlist entry it prints admits this machine.
+    let entry = std::fs::read_to_string(out.join("allowlist.yaml")).unwrap();
+    assert!(
+        entry.contains(fp["fingerprint"].as_str().unwrap()),
+        "{entry}"
+    );
+    assert!(r.stdout.contains(entry.trim_end()), "{}", r.stdout);
+    std::fs::write(dir.path().join("slipway.yaml"), &entry).unwrap();
+    let c = check(dir.path(), &root, "production");
+    assert_eq!(c.code, 0, "{}", c.stderr);
+    let other = dir.path().join("other");
+    tree(
+        &other,
+        "11111111-2222-3333-4444-555555555555",
+        "52:54:00:00:00:01",
+        "52:54:00:00:00:02",
+    );
+    std::fs::write(
+        other.join("etc/machine-id"),
+        "ffffffffffffffffffffffffffffffff\n",
+    )
+    .unwrap();
+    std::fs::write(other.join("sys/class/dmi/id/board_serial"), "OTHER\n").unwrap();
+    let c = check(dir.path(), &other, "production");
+    assert_eq!(c.code, 1, "{}", c.stderr);
+}
+
+#[test]
+fn bootstrap_jit_for_an_organisation_sends_name_group_labels_and_work_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("machine");
+    tree(&root, UUID, MAC, "52:54:00:ab:cd:ef");
+    let short = fingerprint(dir.path(), Some(&root))["short"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let api = slipway_test::GithubApi::start(PAT, &["acme"]);
+    let mut c = bootstrap(dir.path(), &api, None);
+    // GH_TOKEN is read when SLIPWAY_GITHUB_TOKEN is absent.
+    c.env("GH_TOKEN", PAT)
+        .args([
+            "--output-format",
+            "json",
+            "--org",
+            "acme",
+            "--jit",
+            "--name",
+            "build-01",
+            "--runner-group-id",
+            "7",
+            "--label",
+            "gpu",
+            "--out",
+            "jit",
+        ])
+        .arg("--root")
+        .arg(&root);
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let jit = api.encoded_jit_config();
+    assert_no_secret(&r, &[PAT, &jit]);
+
+    let reqs = api.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        reqs[0].path,
+        "/orgs/acme/actions/runners/generate-jitconfig"
+    );
+    assert_eq!(
+        reqs[0].header("authorization"),
+        Some(format!("Bearer {PAT}").as_str())
+    );
+    let body = reqs[0].json();
+    assert_eq!(body["name"], "build-01");
+    assert_eq!(body["runner_group_id"], 7);
+    assert_eq!(body["work_folder"], "_work");
+    let fp_label = format!("slipway-fp-{short}");
+    let labels: Vec<&str> = body["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(&labels[..1], ["self-hosted"]);
+    assert!(
+        labels.contains(&"slipway")
+            && labels.contains(&fp_label.as_str())
+            && labels.contains(&"gpu"),
+        "{labels:?}"
+    );
+
+    let out: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(out["mode"], "jit");
+    assert_eq!(out["runner_id"], 23);
+    assert_eq!(out["scope"], "acme");
+    assert!(
+        out["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == fp_label.as_str())
+    );
+    let env = std::fs::read_to_string(dir.path().join("jit/actions-runner.env")).unwrap();
+    assert_eq!(env, format!("ACTIONS_RUNNER_INPUT_JITCONFIG={jit}\n"));
+    assert!(
+        !dir.path().join("jit/configure.sh").exists(),
+        "a JIT runner needs no config.sh"
+    );
+    let unit =
+        std::fs::read_to_string(dir.path().join("jit/slipway-actions-runner.service")).unwrap();
+    assert!(unit.contains("Restart=no"), "{unit}");
+
+    // systemd itself accepts the unit (every key known, paths absolute, the binary there) when
+    // the runner directory, user and environment file exist.
+    let runner_dir = dir.path().join("actions-runner");
+    std::fs::create_dir_all(&runner_dir).unwrap();
+    std::fs::write(runner_dir.join("run.sh"), "#!/bin/sh\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            runner_dir.join("run.sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    let user = common::tool_ok("id", &["-un"]);
+    let mut c = bootstrap(dir.path(), &api, Some(PAT));
+    c.args([
+        "--org",
+        "acme",
+        "--jit",
+        "--out",
+        "unit",
+        "--user",
+        user.trim(),
+    ])
+    .arg("--runner-dir")
+    .arg(&runner_dir)
+    .arg("--env-file")
+    .arg(dir.path().join("unit/actions-runner.env"))
+    .arg("--root")
+    .arg(&root);
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(dir.path().join("unit/slipway-actions-runner.service"))
+        .output()
+        .expect("systemd-analyze (package systemd, scripts/test-deps.sh)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+    assert!(
+        v.status.success() && text.trim().is_empty(),
+        "systemd-analyze verify:\n{text}"
+    );
+}
+
+#[test]
+fn bootstrap_refuses_without_a_token_with_a_rejected_one_and_over_plain_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = slipway_test::GithubApi::start(PAT, &["acme"]);
+
+    let r = run(bootstrap(dir.path(), &api, None).args(["--repo", "acme/app"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("SLIPWAY_GITHUB_TOKEN"), "{}", r.stderr);
+    assert!(api.requests().is_empty());
+
+    let wrong = "ghp_wrongwrongwrongwrongwrongwrong0000";
+    let r = run(bootstrap(dir.path(), &api, Some(wrong)).args(["--repo", "acme/app"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("401") && r.stderr.contains("Bad credentials"),
+        "{}",
+        r.stderr
+    );
+    assert_no_secret(&r, &[wrong, PAT]);
+
+    let r = run(bootstrap(dir.path(), &api, Some(PAT)).args(["--repo", "nobody/app"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("404") && r.stderr.contains("hint:"),
+        "{}",
+        r.stderr
+    );
+
+    let r = run(bootstrap(dir.path(), &api, Some(PAT)).args(["--repo", "acme"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--repo"), "{}", r.stderr);
+
+    let r = run(cmd("slipway", dir.path())
+        .env("SLIPWAY_GITHUB_TOKEN", PAT)
+        .args([
+            "runner",
+            "bootstrap",
+            "--repo",
+            "acme/app",
+            "--api-url",
+            "http://api.example.com",
+        ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--api-url"), "{}", r.stderr);
+    assert_eq!(
+        api.requests().len(),
+        2,
+        "only the two requests above reached the server"
+    );
+    assert!(
+        !dir.path().join(".slipway/runner").exists(),
+        "a failed bootstrap wrote files"
+    );
+}

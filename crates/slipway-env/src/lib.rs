@@ -105,6 +105,14 @@ env_vars! {
     /// Root of the filesystem the runner fingerprint is read from (default `/`; a captured
     /// sysfs/etc tree for tests, `--root`).
     SLIPWAY_FINGERPRINT_ROOT: Slipway;
+    /// GitHub token for `slipway runner bootstrap` (needs runner administration on the repository
+    /// or organisation); read before `GH_TOKEN` and `GITHUB_TOKEN`.
+    SLIPWAY_GITHUB_TOKEN: Slipway, secret;
+    /// GitHub token, as the `gh` CLI names it (`slipway runner bootstrap`).
+    GH_TOKEN: Convention, secret;
+    /// GitHub token (`slipway runner bootstrap`; a workflow's own `GITHUB_TOKEN` cannot register
+    /// runners).
+    GITHUB_TOKEN: Convention, secret;
     /// Disables colour when set to any non-empty value (<https://no-color.org>).
     NO_COLOR: Convention;
     /// Forces colour when set to a non-empty value other than `0`.
@@ -149,6 +157,8 @@ env_vars! {
     GITHUB_ACTOR: GitHubActions;
     /// Base URL of the GitHub server.
     GITHUB_SERVER_URL: GitHubActions;
+    /// Base URL of GitHub's REST API (`slipway runner bootstrap --api-url`).
+    GITHUB_API_URL: GitHubActions;
     /// URL of the job's OIDC token service (present with `permissions: id-token: write`).
     ACTIONS_ID_TOKEN_REQUEST_URL: GitHubActions;
     /// Bearer token for the OIDC token service.

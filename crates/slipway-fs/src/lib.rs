@@ -27,6 +27,12 @@ fn temp_prefix(path: &Path) -> String {
 
 /// Replaces `path` with `bytes` atomically and durably (mode 0644). The directory must exist.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    atomic_write_mode(path, bytes, 0o644)
+}
+
+/// [`atomic_write`] with the file's Unix permission bits (e.g. `0o600` for a file that holds a
+/// secret: the mode is set before the contents are visible under `path`).
+pub fn atomic_write_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = parent_dir(path);
     let mut tmp = tempfile::Builder::new()
         .prefix(&temp_prefix(path))
@@ -37,8 +43,10 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     {
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o644))?;
+            .set_permissions(fs::Permissions::from_mode(mode))?;
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     // Make the rename itself durable.

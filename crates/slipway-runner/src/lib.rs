@@ -5,8 +5,11 @@
 //!   function that reads them.
 //! - [`policy`]: allowlist entries (whole fingerprint, or k of n component hashes, environments,
 //!   steps) and the check, which fails closed.
+//! - [`bootstrap`]: registration through GitHub's REST API (registration token or JIT config)
+//!   and the files that install the actions runner.
 #![deny(missing_docs)]
 
+pub mod bootstrap;
 pub mod fingerprint;
 pub mod policy;
 

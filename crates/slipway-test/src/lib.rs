@@ -5,12 +5,14 @@
 //! `scripts/test-deps.sh`, found with [`tool`]. A missing tool panics with the install hint —
 //! a test never skips because its tool is absent.
 
+mod github_api;
 mod proxy;
 mod registry;
 mod sigstore;
 mod tls;
 mod tools;
 
+pub use github_api::{GithubApi, Recorded};
 pub use proxy::{Fault, FaultAction, FaultProxy};
 pub use registry::{Registry, RegistryKind};
 pub use sigstore::{MockSigstore, test_identity_token};

@@ -2,7 +2,6 @@
 
 mod base_puller;
 pub mod build;
-pub(crate) mod pending;
 pub mod promote;
 pub mod push;
 mod registry_source;
