@@ -1,6 +1,7 @@
 //! `cargo xtask gen [--check]`: regenerates the files derived from code.
 //!
 //! - `schemas/state.schema.json` from the state model;
+//! - `schemas/config.schema.json` and `docs/reference/config.md` from the config model;
 //! - `docs/reference/cli.md` from the clap definitions;
 //! - `docs/reference/env.md` from the environment variable list.
 //!
@@ -22,6 +23,14 @@ fn generated() -> Vec<(PathBuf, String)> {
         (
             root().join("schemas/state.schema.json"),
             slipway_state::schema_json(),
+        ),
+        (
+            root().join("schemas/config.schema.json"),
+            slipway_config::reference::schema_json(),
+        ),
+        (
+            root().join("docs/reference/config.md"),
+            slipway_config::reference::reference_markdown(),
         ),
         (
             root().join("docs/reference/cli.md"),

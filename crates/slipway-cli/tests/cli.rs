@@ -374,3 +374,55 @@ fn color_follows_flag_and_no_color() {
     let r = run(cmd("slipway", dir.path()).args(["--color", "never", "state", "show"]));
     assert!(!r.stderr.contains('\u{1b}'));
 }
+
+/// The `yaml` block of docs/policy.md and the examples' slipway.yaml files: Slipway loads them,
+/// and the independent validator accepts them against the generated config schema; a typo fails
+/// both.
+#[test]
+fn documented_and_example_configs_load_and_match_the_config_schema() {
+    let root = slipway_test::repo_root();
+    let schema = root.join("schemas/config.schema.json");
+    let doc = std::fs::read_to_string(root.join("docs/policy.md")).unwrap();
+    let block = doc
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("docs/policy.md has a yaml block");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, block).unwrap();
+    let typo = dir.path().join("typo.yaml");
+    std::fs::write(&typo, block.replace("min_match:", "min_mach:")).unwrap();
+
+    let examples: Vec<std::path::PathBuf> = ["hello-go", "hello-rust"]
+        .iter()
+        .map(|e| root.join("examples").join(e).join("slipway.yaml"))
+        .collect();
+    let mut files: Vec<&std::path::Path> = vec![&policy];
+    files.extend(examples.iter().map(|p| p.as_path()));
+    let (ok, out) = slipway_test::check_jsonschema_all(&schema, &files);
+    assert!(ok, "{out}");
+    let (ok, out) = check_jsonschema(&schema, &typo);
+    assert!(!ok && out.contains("min_mach"), "{out}");
+
+    // Slipway loads the documented policy: this machine is not in its allowlist, so the runner
+    // check says no (exit 1) naming the entry — the policy was read, not skipped.
+    let r = run(cmd("slipway", dir.path())
+        .arg("--config")
+        .arg(&policy)
+        .args(["runner", "check", "--env", "production"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("runner not allowed") && r.stderr.contains("release-runner-1"),
+        "{}",
+        r.stderr
+    );
+    let r = run(cmd("slipway", dir.path()).arg("--config").arg(&typo).args([
+        "runner",
+        "check",
+        "--env",
+        "production",
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("min_mach"), "{}", r.stderr);
+}

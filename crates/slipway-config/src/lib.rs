@@ -11,6 +11,7 @@
 
 mod load;
 mod model;
+pub mod reference;
 
 pub use load::{ConfigError, DEFAULT_FILE_NAMES, LoadedConfig, find, load};
 pub use model::*;
