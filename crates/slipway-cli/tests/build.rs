@@ -125,7 +125,7 @@ fn go_image_for_three_platforms_is_read_by_skopeo_umoci_trivy_and_a_registry() {
         })
         .collect();
     assert!(
-        comps.contains(&("example.com/greeting".into(), "v1.2.0".into())),
+        comps.contains(&("example.com/greeting".into(), "v1.3.0".into())),
         "{comps:?}"
     );
 

@@ -70,3 +70,39 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     let text = String::from_utf8(out.stdout).expect("utf-8");
     format!("sha256:{}", text.split_whitespace().next().expect("a hash"))
 }
+
+fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Validates an SPDX document with spdx-tools (`pyspdxtools -i FILE`: parse and validate);
+/// returns whether it is valid and what the tool printed.
+pub fn validate_spdx(file: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new(tool("pyspdxtools"))
+        .arg("-i")
+        .arg(file)
+        .output()
+        .expect("run pyspdxtools");
+    (out.status.success(), output_text(&out))
+}
+
+/// Validates a CycloneDX 1.6 JSON document with cyclonedx-python-lib's strict JSON validator
+/// (the official schema); returns whether it is valid and the validator's error.
+pub fn validate_cyclonedx(file: &std::path::Path) -> (bool, String) {
+    const SCRIPT: &str = "import sys\n\
+from cyclonedx.validation.json import JsonStrictValidator\n\
+from cyclonedx.schema import SchemaVersion\n\
+err = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(sys.argv[1]).read())\n\
+print(err if err else 'valid')\n\
+sys.exit(1 if err else 0)\n";
+    let out = std::process::Command::new(tool("python3"))
+        .args(["-c", SCRIPT])
+        .arg(file)
+        .output()
+        .expect("run the CycloneDX validator");
+    (out.status.success(), output_text(&out))
+}

@@ -6,6 +6,7 @@ pub mod promote;
 pub mod push;
 mod registry_source;
 pub mod runner;
+pub mod sbom;
 pub mod scan_sbom;
 pub mod sign;
 mod state;

@@ -1,5 +1,6 @@
-//! `slipway-scan-sbom`: gate an image on a Trivy or Grype report by policy, and report where
-//! users look (step summary, annotations, SARIF, the GitLab container-scanning report).
+//! `slipway-scan-sbom`: SBOMs of what is inside the image (SPDX 2.3 and CycloneDX 1.6 per
+//! platform), then the gate: a Trivy or Grype report judged by policy, reported where users look
+//! (step summary, annotations, SARIF, the GitLab container-scanning report).
 
 use std::path::{Path, PathBuf};
 
@@ -10,12 +11,18 @@ use slipway_scan::{Finding, Severity, render};
 use slipway_state::{ScanRecord, SeverityCounts, Step, Verdict};
 use slipway_types::Digest;
 
+use crate::commands::sbom;
 use crate::error::Failure;
 use crate::{Context, StepReport};
 
 /// Arguments of `slipway-scan-sbom`.
 #[derive(Debug, Clone, Default, Args)]
 #[command(after_help = "\
+First the SBOMs: for every platform of the image, one SPDX 2.3 and one CycloneDX 1.6 document
+(--sbom-format) made from the layout itself: Go build info, cargo-auditable data, dpkg/apk
+databases and every file with its sha256 (--sbom-tool syft|trivy runs those tools instead).
+They go to .slipway/sbom (--sbom-dir) and into the state, where slipway-sign finds them.
+
 The gate reads a Trivy JSON report (SchemaVersion 2 or the legacy array) or a Grype JSON report
 (--report FILE), or runs the scanner on the image's layout (--scanner trivy|grype). A finding
 blocks when it is at or above --severity (default critical), fixable with --fixable-only, and not
@@ -74,6 +81,22 @@ pub struct ScanSbomArgs {
     /// [default in GitLab CI: gl-container-scanning-report.json]
     #[arg(long, value_name = "FILE")]
     pub gitlab_report: Option<PathBuf>,
+
+    /// SBOM formats: spdx, cyclonedx (comma-separated), or none [default: spdx,cyclonedx]
+    #[arg(long, value_name = "LIST", default_value = "spdx,cyclonedx")]
+    pub sbom_format: String,
+
+    /// Directory the SBOMs are written to [default: sbom/ next to the state file]
+    #[arg(long, value_name = "DIR")]
+    pub sbom_dir: Option<PathBuf>,
+
+    /// Who makes the SBOM: native (read the image here), syft or trivy (run that tool)
+    #[arg(long, value_name = "TOOL", default_value = "native")]
+    pub sbom_tool: String,
+
+    /// Only write the SBOMs; no scanner, no verdict
+    #[arg(long)]
+    pub sbom_only: bool,
 }
 
 /// Runs `slipway-scan-sbom`.
@@ -214,6 +237,68 @@ fn subject(
     ))
 }
 
+/// The SBOMs of every platform of the image (or of the one manifest given with --digest).
+fn sboms(
+    ctx: &Context,
+    plan: &sbom::SbomPlan,
+    state: &slipway_state::State,
+    image: &str,
+    layout: Option<&Path>,
+) -> Result<Vec<sbom::Written>, Failure> {
+    if plan.formats.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(img) = state.images.get(image) else {
+        ctx.printer.info(&format!(
+            "no SBOM: `{image}` is not an image built into a layout in this state"
+        ));
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (platform, p) in &img.platforms {
+        let dir = p
+            .layout
+            .as_ref()
+            .or(img.layout.as_ref())
+            .map(|d| ctx.cwd.join(d))
+            .or_else(|| layout.map(Path::to_path_buf));
+        let Some(dir) = dir.filter(|d| d.is_dir()) else {
+            ctx.printer.warn(&format!(
+                "no SBOM for {image} ({platform}): its layout is not on this machine (run slipway-build here, or download the layout artifact)"
+            ));
+            continue;
+        };
+        out.extend(sbom::platform_sboms(
+            ctx,
+            plan,
+            image,
+            platform,
+            &p.manifest.digest,
+            &dir,
+        )?);
+    }
+    Ok(out)
+}
+
+fn sbom_line(written: &[sbom::Written]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for w in written {
+        let platform = w
+            .record
+            .platform
+            .as_ref()
+            .map_or_else(String::new, ToString::to_string);
+        let line = match (w.packages, w.files) {
+            (Some(p), Some(f)) => format!("{platform}: {p} packages, {f} files"),
+            _ => format!("{platform}: by {}", w.record.tool),
+        };
+        if !parts.contains(&line) {
+            parts.push(line);
+        }
+    }
+    parts.join("; ")
+}
+
 fn run_scanner(
     ctx: &Context,
     tool: &str,
@@ -293,9 +378,83 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
     let cfg = ctx.settings.config.config.scan.clone().unwrap_or_default();
     let (policy, fail_on) = policy(ctx, args)?;
     let (image, digest, layout) = subject(ctx, args, &state)?;
-    let report_path = match (&args.report, &cfg.report, &args.scanner, &cfg.scanner) {
+    let gate_input = args.report.is_some()
+        || cfg.report.is_some()
+        || args.scanner.is_some()
+        || cfg.scanner.is_some();
+    if !gate_input && !args.sbom_only {
+        return Err(Failure::usage("nothing to gate on: no scanner report").with_hint(
+            "pass --report FILE (Trivy or Grype JSON) or --scanner trivy|grype, or --sbom-only for SBOMs without a verdict",
+        ));
+    }
+    // A given report is read (and refused when malformed) before anything is written.
+    let mut report_path = match (&args.report, &args.scanner, &cfg.report) {
         (Some(r), ..) => ctx.cwd.join(r),
-        (None, _, Some(tool), _) | (None, None, None, Some(tool)) => {
+        (None, None, Some(r)) if !args.sbom_only => ctx.settings.config.relative(r),
+        _ => PathBuf::new(),
+    };
+    let pre_read = if report_path.as_os_str().is_empty() || args.sbom_only {
+        None
+    } else {
+        Some(slipway_scan::report::read(&report_path)?)
+    };
+    let plan = sbom::SbomPlan {
+        formats: sbom::parse_formats(&args.sbom_format)?,
+        dir: args.sbom_dir.as_ref().map_or_else(
+            || ctx.settings.state_dir().join("sbom"),
+            |d| ctx.cwd.join(d),
+        ),
+        tool: args.sbom_tool.clone(),
+    };
+    let written = sboms(ctx, &plan, &state, &image, layout.as_deref())?;
+    if !written.is_empty() {
+        state_file.update(|s| {
+            for w in &written {
+                s.sboms
+                    .retain(|r| !(r.subject == w.record.subject && r.format == w.record.format));
+                s.sboms.push(w.record.clone());
+            }
+        })?;
+    }
+    let sbom_json: Vec<serde_json::Value> = written
+        .iter()
+        .map(|w| {
+            serde_json::json!({
+                "platform": w.record.platform.as_ref().map(ToString::to_string),
+                "digest": w.record.subject.to_string(),
+                "format": w.record.format,
+                "path": w.record.path,
+                "sha256": w.record.sha256.to_string(),
+                "tool": w.record.tool,
+                "packages": w.packages,
+                "files": w.files,
+            })
+        })
+        .collect();
+    let sbom_paths: Vec<String> = written.iter().map(|w| w.record.path.clone()).collect();
+    let sbom_line = sbom_line(&written);
+    if args.sbom_only {
+        let json =
+            serde_json::json!({"image": image, "digest": digest.to_string(), "sboms": sbom_json});
+        return Ok(StepReport {
+            summary: format!("SBOMs for {image}: {sbom_line}"),
+            outputs: vec![
+                ("digest".into(), digest.to_string()),
+                ("sboms".into(), sbom_paths.join("\n")),
+            ],
+            markdown: Some(format!("### SBOMs for `{image}`\n\n{sbom_line}\n")),
+            human: Some(sbom_paths.join("\n")),
+            json: Some(json),
+        });
+    }
+    let report = match pre_read {
+        Some(r) => r,
+        None => {
+            let tool = args
+                .scanner
+                .as_ref()
+                .or(cfg.scanner.as_ref())
+                .expect("a scanner when no report");
             let layout = layout
                 .clone()
                 .unwrap_or_else(|| ctx.settings.layout.clone());
@@ -308,15 +467,11 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
                     .map_err(|e| Failure::usage(format!("`{}`: {e}", p.display())))?;
             }
             run_scanner(ctx, tool, &args.scanners, &layout, &out)?;
-            out
-        }
-        (None, Some(r), ..) => ctx.settings.config.relative(r),
-        (None, None, None, None) => {
-            return Err(Failure::usage("nothing to gate on: no scanner report")
-                .with_hint("pass --report FILE (Trivy or Grype JSON) or --scanner trivy|grype"));
+            let r = slipway_scan::report::read(&out)?;
+            report_path = out;
+            r
         }
     };
-    let report = slipway_scan::report::read(&report_path)?;
     let today = chrono::Utc::now().date_naive();
     let outcome = policy.evaluate(&report.findings, today);
     let ended = chrono::Utc::now();
@@ -458,7 +613,13 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
         "ignored": outcome.ignored,
         "expiring": outcome.expiring,
         "expired_ignores": outcome.expired,
+        "sboms": sbom_json,
     });
+    let markdown = if written.is_empty() {
+        markdown
+    } else {
+        format!("{markdown}\n**SBOM**: {sbom_line}\n")
+    };
     if !outcome.pass {
         if ctx.settings.json() {
             ctx.printer.json(&json);
@@ -496,6 +657,7 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
         outputs: vec![
             ("verdict".into(), "pass".into()),
             ("digest".into(), digest.to_string()),
+            ("sboms".into(), sbom_paths.join("\n")),
         ],
         markdown: Some(markdown),
         human: Some(format!("pass {image_ref}")),

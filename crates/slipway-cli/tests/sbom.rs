@@ -1,0 +1,522 @@
+//! Native SBOMs of real images, checked against independent readers: `go version -m` for Go
+//! build info, objcopy + zlib for cargo-auditable data, dpkg-query and sha256sum over an
+//! unpacked root filesystem for OS packages and files, spdx-tools and the CycloneDX 1.6
+//! validator for the documents, and Trivy's own SBOM of the same layout.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{build_cmd, copy_example, read_json, run, tool_ok};
+use serde_json::Value;
+use slipway_test::{tool, validate_cyclonedx, validate_spdx};
+
+fn umoci_unpack(layout: &Path, name: &str, bundle: &Path) {
+    tool_ok(
+        "umoci",
+        &[
+            "unpack",
+            "--image",
+            &format!("{}:{name}", layout.display()),
+            bundle.to_str().unwrap(),
+        ],
+    );
+}
+
+/// What `go version -m` says: the Go version, the modules linked (replacements applied) as
+/// (path, version, sha256 hex of the h1 hash), and the build settings.
+struct GoVersionM {
+    go: String,
+    modules: BTreeSet<(String, String, Option<String>)>,
+    replaced: BTreeSet<String>,
+    settings: BTreeSet<(String, String)>,
+}
+
+fn h1_hex(sum: &str) -> String {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(sum.strip_prefix("h1:").unwrap())
+        .unwrap();
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn go_version_m(bin: &Path) -> GoVersionM {
+    let out = Command::new("go")
+        .args(["version", "-m"])
+        .arg(bin)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "go version -m failed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let go = lines.next().unwrap().rsplit(' ').next().unwrap().to_owned();
+    let mut mods: Vec<(String, String, Option<String>)> = Vec::new();
+    let mut replaced = BTreeSet::new();
+    let mut settings = BTreeSet::new();
+    for line in lines {
+        let f: Vec<&str> = line.trim_start_matches('\t').split('\t').collect();
+        let m = |f: &[&str]| {
+            (
+                f[1].to_owned(),
+                f.get(2).copied().unwrap_or("").to_owned(),
+                f.get(3).filter(|s| !s.is_empty()).map(|s| h1_hex(s)),
+            )
+        };
+        match f[0] {
+            "mod" | "dep" => mods.push(m(&f)),
+            "=>" => {
+                let old = mods.pop().unwrap();
+                replaced.insert(format!("{} {}", old.0, old.1));
+                mods.push(m(&f));
+            }
+            "build" => {
+                let (k, v) = f[1].split_once('=').unwrap();
+                settings.insert((k.to_owned(), v.trim_matches('"').to_owned()));
+            }
+            _ => {}
+        }
+    }
+    GoVersionM {
+        go,
+        modules: mods.into_iter().collect(),
+        replaced,
+        settings,
+    }
+}
+
+fn sbom_files(ex: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(ex.join(".slipway/sbom"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+fn assert_valid(files: &[PathBuf]) {
+    for f in files {
+        let name = f.to_string_lossy();
+        let (ok, out) = if name.ends_with(".spdx.json") {
+            validate_spdx(f)
+        } else {
+            validate_cyclonedx(f)
+        };
+        assert!(ok, "{name} is not valid:\n{out}");
+    }
+}
+
+/// (name, version, sha256) of the CycloneDX components of an ecosystem.
+fn cdx_packages(bom: &Value, eco: &str) -> BTreeSet<(String, String, Option<String>)> {
+    bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["properties"].as_array().is_some_and(|p| {
+                p.iter()
+                    .any(|p| p["name"] == "slipway:ecosystem" && p["value"] == eco)
+            })
+        })
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["version"].as_str().unwrap_or("").to_owned(),
+                c["hashes"][0]["content"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+/// The same from the SPDX document (packages whose purl has the ecosystem's type).
+fn spdx_packages(doc: &Value, eco: &str) -> BTreeSet<(String, String, Option<String>)> {
+    doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            p["externalRefs"][0]["referenceLocator"]
+                .as_str()
+                .is_some_and(|l| l.starts_with(&format!("pkg:{eco}/")))
+        })
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["versionInfo"].as_str().unwrap_or("").to_owned(),
+                p["checksums"][0]["checksumValue"]
+                    .as_str()
+                    .map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+fn prop<'a>(c: &'a Value, name: &str) -> Option<&'a str> {
+    c["properties"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == name)?["value"]
+        .as_str()
+}
+
+#[test]
+fn go_sboms_match_go_version_m_validate_cover_trivy_and_are_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-go", dir.path());
+    let r = run(&mut build_cmd("slipway-build", &ex));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(build_cmd("slipway-scan-sbom", &ex).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let files = sbom_files(&ex);
+    assert_eq!(files.len(), 6, "{files:?}");
+    assert_valid(&files);
+
+    let layout = ex.join(".slipway/oci");
+    let cache = dir.path().join("trivy-cache");
+    for platform in ["linux/amd64", "linux/arm64", "linux/ppc64le"] {
+        let stem = platform.replace('/', "-");
+        let bundle = dir.path().join(format!("bundle-{stem}"));
+        umoci_unpack(&layout, &format!("hello.{stem}"), &bundle);
+        let want = go_version_m(&bundle.join("rootfs/usr/local/bin/hello"));
+        assert_eq!(want.modules.len(), 3, "the example links three modules");
+        assert_eq!(want.replaced.len(), 1, "and replaces one");
+
+        let bom = read_json(&ex.join(format!(".slipway/sbom/hello-{stem}.cdx.json")));
+        let spdx = read_json(&ex.join(format!(".slipway/sbom/hello-{stem}.spdx.json")));
+        let mut ours = cdx_packages(&bom, "golang");
+        let stdlib = ours
+            .iter()
+            .find(|p| p.0 == "stdlib")
+            .cloned()
+            .expect("stdlib listed");
+        assert_eq!(stdlib.1, format!("v{}", want.go.trim_start_matches("go")));
+        ours.remove(&stdlib);
+        assert_eq!(
+            ours, want.modules,
+            "{platform}: modules differ from go version -m"
+        );
+        let mut spdx_ours = spdx_packages(&spdx, "golang");
+        spdx_ours.retain(|p| p.0 != "stdlib");
+        assert_eq!(spdx_ours, want.modules, "{platform}: SPDX differs");
+
+        // The main module carries the build settings and the Go version; the replaced module
+        // says what it replaces.
+        let comps = bom["components"].as_array().unwrap();
+        let main = comps.iter().find(|c| c["type"] == "application").unwrap();
+        assert_eq!(prop(main, "slipway:go.version"), Some(want.go.as_str()));
+        for (k, v) in &want.settings {
+            assert_eq!(
+                prop(main, &format!("slipway:go.build.{k}")),
+                Some(v.as_str()),
+                "{platform}: build setting {k}"
+            );
+        }
+        let replaced: BTreeSet<String> = comps
+            .iter()
+            .filter_map(|c| prop(c, "slipway:go.replaces").map(str::to_owned))
+            .collect();
+        assert_eq!(replaced, want.replaced);
+        assert_eq!(
+            main["evidence"]["occurrences"][0]["location"],
+            "/usr/local/bin/hello"
+        );
+
+        // Trivy's SBOM of the same layout lists no Go module we miss.
+        let out = Command::new(tool("trivy"))
+            .env("TRIVY_CACHE_DIR", &cache)
+            .args([
+                "image",
+                "-q",
+                "--format",
+                "cyclonedx",
+                "--platform",
+                platform,
+                "--input",
+            ])
+            .arg(&layout)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "trivy: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let names: BTreeSet<(String, String)> = cdx_packages(&bom, "golang")
+            .into_iter()
+            .map(|p| (p.0, p.1))
+            .collect();
+        let trivy_go: Vec<(String, String)> = theirs["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c["purl"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("pkg:golang/"))
+            })
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_owned(),
+                    c["version"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        assert!(!trivy_go.is_empty(), "trivy found no Go module");
+        for m in &trivy_go {
+            assert!(
+                names.contains(m),
+                "{platform}: trivy lists {m:?}, we do not: {names:?}"
+            );
+        }
+    }
+
+    // The state records every document with its hash; sign finds them there.
+    let state = read_json(&ex.join(".slipway/state.json"));
+    let records = state["sboms"].as_array().unwrap();
+    assert_eq!(records.len(), 6);
+    for rec in records {
+        let path = ex.join(rec["path"].as_str().unwrap());
+        assert_eq!(
+            rec["sha256"],
+            slipway_test::sha256_digest(&std::fs::read(&path).unwrap())
+        );
+    }
+
+    // Same input, same bytes; a second run replaces the records instead of adding to them.
+    let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let r = run(build_cmd("slipway-scan-sbom", &ex).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let after: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    assert!(
+        before == after,
+        "SBOMs changed between two runs on the same image"
+    );
+    let state = read_json(&ex.join(".slipway/state.json"));
+    assert_eq!(state["sboms"].as_array().unwrap().len(), 6);
+
+    let r = run(build_cmd("slipway-scan-sbom", &ex).args(["--sbom-only", "--sbom-format", "xml"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--sbom-format"), "{}", r.stderr);
+}
+
+#[test]
+fn rust_sbom_lists_exactly_the_crates_cargo_auditable_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-rust", dir.path());
+    let r = run(&mut build_cmd("slipway-build", &ex));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(build_cmd("slipway-scan-sbom", &ex).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let files = sbom_files(&ex);
+    assert_eq!(files.len(), 2);
+    assert_valid(&files);
+
+    // The embedded list, read without Slipway: objcopy dumps the section, Python inflates it.
+    let bundle = dir.path().join("bundle");
+    umoci_unpack(&ex.join(".slipway/oci"), "hello-rust.linux-amd64", &bundle);
+    let section = dir.path().join("dep-v0");
+    let st = Command::new("objcopy")
+        .arg("--dump-section")
+        .arg(format!(".dep-v0={}", section.display()))
+        .arg(bundle.join("rootfs/usr/local/bin/hello-rust"))
+        .arg(dir.path().join("discard"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "objcopy");
+    let out = Command::new(tool("python3"))
+        .args([
+            "-c",
+            "import sys, zlib, json\n\
+             d = json.loads(zlib.decompress(open(sys.argv[1], 'rb').read()))\n\
+             for p in d['packages']: print(p['name'], p['version'], sep='\\t')",
+        ])
+        .arg(&section)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let embedded: BTreeSet<(String, String)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (n, v) = l.split_once('\t').unwrap();
+            (n.to_owned(), v.to_owned())
+        })
+        .collect();
+    assert!(
+        embedded.len() >= 3,
+        "hello-rust, greeting, itoa: {embedded:?}"
+    );
+
+    let bom = read_json(&ex.join(".slipway/sbom/hello-rust-linux-amd64.cdx.json"));
+    let ours: BTreeSet<(String, String)> = cdx_packages(&bom, "cargo")
+        .into_iter()
+        .map(|p| (p.0, p.1))
+        .collect();
+    assert_eq!(ours, embedded);
+    let spdx = read_json(&ex.join(".slipway/sbom/hello-rust-linux-amd64.spdx.json"));
+    let spdx_ours: BTreeSet<(String, String)> = spdx_packages(&spdx, "cargo")
+        .into_iter()
+        .map(|p| (p.0, p.1))
+        .collect();
+    assert_eq!(spdx_ours, embedded);
+    let purls: Vec<&str> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["purl"].as_str())
+        .collect();
+    assert!(
+        purls.iter().any(|p| p.starts_with("pkg:cargo/itoa@")),
+        "{purls:?}"
+    );
+}
+
+#[test]
+fn os_packages_and_every_file_of_a_layered_base_with_a_whiteout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A base image made with umoci: this machine's real dpkg database and os-release in one
+    // layer, a file added and one deleted (a whiteout) in a second.
+    let base = d.join("base");
+    tool_ok("umoci", &["init", "--layout", base.to_str().unwrap()]);
+    tool_ok(
+        "umoci",
+        &["new", "--image", &format!("{}:latest", base.display())],
+    );
+    let bundle = d.join("base-bundle");
+    umoci_unpack(&base, "latest", &bundle);
+    let rootfs = bundle.join("rootfs");
+    for (src, dst) in [
+        ("/var/lib/dpkg/status", "var/lib/dpkg/status"),
+        ("/etc/os-release", "etc/os-release"),
+    ] {
+        let to = rootfs.join(dst);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(std::fs::canonicalize(src).unwrap(), &to).unwrap();
+    }
+    std::fs::write(
+        rootfs.join("etc/doomed.conf"),
+        "removed in the next layer\n",
+    )
+    .unwrap();
+    let img = format!("{}:latest", base.display());
+    tool_ok(
+        "umoci",
+        &["repack", "--image", &img, bundle.to_str().unwrap()],
+    );
+    std::fs::remove_dir_all(&bundle).unwrap();
+    umoci_unpack(&base, "latest", &bundle);
+    std::fs::remove_file(bundle.join("rootfs/etc/doomed.conf")).unwrap();
+    std::fs::write(bundle.join("rootfs/etc/motd"), "second layer\n").unwrap();
+    tool_ok(
+        "umoci",
+        &["repack", "--image", &img, bundle.to_str().unwrap()],
+    );
+
+    let ex = copy_example("hello-go", d);
+    std::fs::write(
+        ex.join("slipway.yaml"),
+        format!(
+            "images:\n  - name: hello\n    go:\n      main: .\n    base: oci:{}:latest\n    platforms: [linux/amd64]\n",
+            base.display()
+        ),
+    )
+    .unwrap();
+    let r = run(&mut build_cmd("slipway-build", &ex));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(build_cmd("slipway-scan-sbom", &ex).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let files = sbom_files(&ex);
+    assert_valid(&files);
+
+    // The final filesystem, unpacked by umoci and hashed by sha256sum.
+    let image = d.join("image");
+    umoci_unpack(&ex.join(".slipway/oci"), "hello.linux-amd64", &image);
+    let root = image.join("rootfs");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("find . -type f -print0 | sort -z | xargs -0 sha256sum")
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let want_files: BTreeSet<(String, String)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (h, p) = l.split_once("  ").unwrap();
+            (p.trim_start_matches('.').to_owned(), h.to_owned())
+        })
+        .collect();
+    assert!(want_files.iter().any(|f| f.0 == "/etc/motd"));
+    assert!(!want_files.iter().any(|f| f.0 == "/etc/doomed.conf"));
+    let bom = read_json(&ex.join(".slipway/sbom/hello-linux-amd64.cdx.json"));
+    let our_files: BTreeSet<(String, String)> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "file")
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["hashes"][1]["content"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(our_files, want_files);
+
+    // Installed packages per dpkg-query over the image's database.
+    let out = Command::new("dpkg-query")
+        .arg(format!(
+            "--admindir={}",
+            root.join("var/lib/dpkg").display()
+        ))
+        .args(["-W", "-f", "${db:Status-Status}\t${Package}\t${Version}\n"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want_debs: BTreeSet<(String, String)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            (f.next() == Some("installed"))
+                .then(|| (f.next().unwrap().to_owned(), f.next().unwrap().to_owned()))
+        })
+        .collect();
+    assert!(want_debs.len() > 20, "{want_debs:?}");
+    let ours: BTreeSet<(String, String)> = cdx_packages(&bom, "deb")
+        .into_iter()
+        .map(|p| (p.0, p.1))
+        .collect();
+    assert_eq!(ours, want_debs);
+    let os_id = std::fs::read_to_string(root.join("etc/os-release"))
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("ID=")
+                .map(|v| v.trim_matches('"').to_owned())
+        })
+        .unwrap();
+    let purl = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "dpkg")
+        .and_then(|c| c["purl"].as_str())
+        .unwrap()
+        .to_owned();
+    assert!(
+        purl.starts_with(&format!("pkg:deb/{os_id}/dpkg@")) && purl.contains("distro="),
+        "{purl}"
+    );
+}

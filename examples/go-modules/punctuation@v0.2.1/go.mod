@@ -1,0 +1,3 @@
+module example.com/punctuation
+
+go 1.19
