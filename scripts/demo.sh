@@ -4,8 +4,8 @@
 #   scripts/demo.sh            examples/hello-go (examples/hello-rust when Go is absent)
 #   scripts/demo.sh --rust     examples/hello-rust
 #
-# build (OCI layout on disk) → scan-sbom (Trivy run on the layout, the policy gate) → sign (a
-# generated key)
+# build (OCI layout on disk) → scan-sbom (native SPDX + CycloneDX SBOMs per platform, Trivy run
+# on the layout, the policy gate) → sign (a generated key; SBOM and provenance attestations)
 # → push (a local Docker Distribution this script starts on 127.0.0.1) → verify → promote
 # (to a production repository of that registry) — then a summary. Everything happens in a temp
 # directory; the registry is stopped at the end. Installs what it needs, idempotently: the
@@ -70,7 +70,7 @@ export SLIPWAY_PASSWORD
 
 say "build ($example)"
 slipway build
-say "scan-sbom (Trivy on the layout, policy gate: fail at critical)"
+say "scan-sbom (native SBOMs; Trivy on the layout, policy gate: fail at critical)"
 slipway scan-sbom --scanner trivy --scanners "${SLIPWAY_DEMO_SCANNERS:-secret}" --severity critical
 say "sign (generated key)"
 slipway sign generate-key-pair >/dev/null
@@ -87,6 +87,7 @@ digest=$(slipway state get pushes.-1.digest)
 {
   echo "image     $host/prod/hello:stable"
   echo "digest    $digest"
+  echo "sbom      $(slipway state get sboms.0.path) (+ $(( $(slipway state get sboms --output-format json | jq length) - 1 )) more, SPDX 2.3 and CycloneDX 1.6)"
   echo "scan      $(slipway state get scans.-1.scanner): $(slipway state get scans.-1.verdict)"
   echo "signature $(slipway state get verifications.-1.method) verified=$(slipway state get verifications.-1.verified)"
   echo "promoted  $(slipway state get promotions.-1.targets.0.repository):$(slipway state get promotions.-1.targets.0.tags.0.tag)"
