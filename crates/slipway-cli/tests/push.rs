@@ -514,6 +514,7 @@ fn promote_refuses_listing_every_unmet_precondition() {
                 },
                 image: Some("app".into()),
                 report: None,
+                sboms: Vec::new(),
                 blocking: Vec::new(),
                 ignored: Vec::new(),
                 expiring: Vec::new(),

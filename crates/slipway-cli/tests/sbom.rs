@@ -520,3 +520,132 @@ fn os_packages_and_every_file_of_a_layered_base_with_a_whiteout() {
         "{purl}"
     );
 }
+
+fn scan_fixture(name: &str) -> PathBuf {
+    slipway_test::repo_root()
+        .join("crates/slipway-scan/tests/fixtures/trivy")
+        .join(name)
+}
+
+fn latest_verdict(state: &Value, digest: &str) -> Option<String> {
+    state["scans"]
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|s| s["digest"] == digest)
+        .and_then(|s| s["verdict"].as_str())
+        .map(str::to_owned)
+}
+
+#[test]
+fn rescan_from_sboms_records_new_verdicts_for_the_manifest_and_its_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-go", dir.path());
+    let r = run(&mut build_cmd("slipway-build", &ex));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(build_cmd("slipway-scan-sbom", &ex).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let state = read_json(&ex.join(".slipway/state.json"));
+    let amd64 = state["images"]["hello"]["platforms"]["linux/amd64"]["manifest"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let index = state["images"]["hello"]["index"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A real Trivy report of Go modules (1 medium, 4 unknown), standing in for the scanner's
+    // reading of the SBOM with today's database.
+    let report = scan_fixture("gomod.json");
+    let cdx = ".slipway/sbom/hello-linux-amd64.cdx.json";
+
+    // One report for three SBOMs is ambiguous.
+    let r = run(build_cmd("slipway-scan-sbom", &ex)
+        .arg("--rescan")
+        .arg("--report")
+        .arg(&report));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+
+    let r = run(build_cmd("slipway-scan-sbom", &ex)
+        .args(["--rescan", "--sbom", cdx, "--report"])
+        .arg(&report));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let state = read_json(&ex.join(".slipway/state.json"));
+    assert_eq!(latest_verdict(&state, &amd64).as_deref(), Some("pass"));
+    assert_eq!(latest_verdict(&state, &index).as_deref(), Some("pass"));
+    let rec = state["scans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|s| s["digest"] == amd64.as_str())
+        .unwrap();
+    assert_eq!(rec["sboms"][0], cdx);
+    assert_eq!(rec["counts"]["medium"], 1);
+    assert_eq!(rec["counts"]["unknown"], 4);
+
+    // Tomorrow the policy is stricter: the new verdict fails, for the manifest and its index,
+    // and it is the newest one promote sees.
+    let r = run(build_cmd("slipway-scan-sbom", &ex)
+        .args([
+            "--rescan",
+            "--sbom",
+            cdx,
+            "--severity",
+            "medium",
+            "--report",
+        ])
+        .arg(&report));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("linux/amd64: MEDIUM"), "{}", r.stderr);
+    let state = read_json(&ex.join(".slipway/state.json"));
+    assert_eq!(latest_verdict(&state, &amd64).as_deref(), Some("fail"));
+    assert_eq!(latest_verdict(&state, &index).as_deref(), Some("fail"));
+
+    // A nightly job elsewhere has only the SBOM (SPDX this time): the digest comes from it.
+    let nightly = dir.path().join("nightly");
+    std::fs::create_dir_all(&nightly).unwrap();
+    std::fs::copy(
+        ex.join(".slipway/sbom/hello-linux-amd64.spdx.json"),
+        nightly.join("hello.spdx.json"),
+    )
+    .unwrap();
+    let r = run(build_cmd("slipway-scan-sbom", &nightly)
+        .args([
+            "--rescan",
+            "--sbom",
+            "hello.spdx.json",
+            "--severity",
+            "medium",
+            "--report",
+        ])
+        .arg(&report));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let state = read_json(&nightly.join(".slipway/state.json"));
+    let scans = state["scans"].as_array().unwrap();
+    assert_eq!(scans.len(), 1);
+    assert_eq!(scans[0]["digest"], amd64.as_str());
+    assert_eq!(scans[0]["image"], "hello");
+    assert_eq!(scans[0]["blocking"].as_array().unwrap().len(), 1);
+
+    // Bad input: not an SBOM, or nothing to read it with.
+    std::fs::write(nightly.join("notes.txt"), "not json\n").unwrap();
+    let r = run(build_cmd("slipway-scan-sbom", &nightly)
+        .args(["--rescan", "--sbom", "notes.txt", "--report"])
+        .arg(&report));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("notes.txt"), "{}", r.stderr);
+    let r = run(build_cmd("slipway-scan-sbom", &nightly).args([
+        "--rescan",
+        "--sbom",
+        "hello.spdx.json",
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--scanner"), "{}", r.stderr);
+    let state = read_json(&nightly.join(".slipway/state.json"));
+    assert_eq!(
+        state["scans"].as_array().unwrap().len(),
+        1,
+        "bad input recorded a verdict"
+    );
+}

@@ -292,6 +292,7 @@ mod tests {
             digest,
             scanner: "trivy 0.50.0".into(),
             report: None,
+            sboms: Vec::new(),
             verdict,
             counts: SeverityCounts::default(),
             blocking: vec![],

@@ -5,6 +5,7 @@ pub mod build;
 pub mod promote;
 pub mod push;
 mod registry_source;
+mod rescan;
 pub mod runner;
 pub mod sbom;
 pub mod scan_sbom;

@@ -97,6 +97,17 @@ pub struct ScanSbomArgs {
     /// Only write the SBOMs; no scanner, no verdict
     #[arg(long)]
     pub sbom_only: bool,
+
+    /// Re-evaluate from the image's SBOMs instead of the image (nightly, no rebuild): the
+    /// scanner reads each SBOM (or --report gives its report) and a new verdict is recorded per
+    /// manifest
+    #[arg(long, conflicts_with = "sbom_only")]
+    pub rescan: bool,
+
+    /// SBOM to rescan (SPDX or CycloneDX JSON by slipway-scan-sbom); repeatable
+    /// [default: the state's SBOMs]
+    #[arg(long = "sbom", value_name = "FILE", requires = "rescan")]
+    pub sbom: Vec<PathBuf>,
 }
 
 /// Runs `slipway-scan-sbom`.
@@ -105,7 +116,7 @@ pub fn run(ctx: &Context, args: ScanSbomArgs) -> Result<(), Failure> {
     ctx.run_step(Step::ScanSbom, &state_file, |ctx| scan(ctx, &args))
 }
 
-fn policy(ctx: &Context, args: &ScanSbomArgs) -> Result<(Policy, Severity), Failure> {
+pub(crate) fn policy(ctx: &Context, args: &ScanSbomArgs) -> Result<(Policy, Severity), Failure> {
     let cfg = ctx
         .settings
         .config
@@ -346,7 +357,7 @@ fn run_scanner(
     Ok(())
 }
 
-fn to_state(f: &Finding) -> slipway_state::Finding {
+pub(crate) fn to_state(f: &Finding) -> slipway_state::Finding {
     slipway_state::Finding {
         id: f.id.clone(),
         kind: f.kind.to_string(),
@@ -359,7 +370,11 @@ fn to_state(f: &Finding) -> slipway_state::Finding {
     }
 }
 
-fn write_file(path: &Path, value: &serde_json::Value, what: &str) -> Result<(), Failure> {
+pub(crate) fn write_file(
+    path: &Path,
+    value: &serde_json::Value,
+    what: &str,
+) -> Result<(), Failure> {
     let mut bytes =
         serde_json::to_vec_pretty(value).map_err(|e| Failure::external(format!("{what}: {e}")))?;
     bytes.push(b'\n');
@@ -372,6 +387,9 @@ fn write_file(path: &Path, value: &serde_json::Value, what: &str) -> Result<(), 
 }
 
 fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
+    if args.rescan {
+        return crate::commands::rescan::rescan(ctx, args);
+    }
     let started = chrono::Utc::now();
     let state_file = ctx.state_file();
     let state = state_file.read()?.unwrap_or_default();
@@ -561,6 +579,7 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
         digest: digest.clone(),
         scanner: report.scanner.clone(),
         report: Some(ctx.settings.display_path(&ctx.cwd, &report_path)),
+        sboms: Vec::new(),
         verdict: if outcome.pass {
             Verdict::Pass
         } else {

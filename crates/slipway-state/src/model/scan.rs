@@ -78,6 +78,9 @@ pub struct ScanRecord {
     /// Path of the raw report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<String>,
+    /// SBOMs the findings came from instead of the image itself (`--rescan`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sboms: Vec<String>,
     /// The gate's verdict.
     pub verdict: Verdict,
     /// All findings by severity (before ignores).
