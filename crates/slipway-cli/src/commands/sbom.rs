@@ -30,6 +30,8 @@ pub struct Written {
     pub packages: Option<usize>,
     /// Files it lists (native only).
     pub files: Option<usize>,
+    /// Declared licenses: (package, version, purl, license, where found) — native only.
+    pub licenses: Vec<(String, Option<String>, String, String, String)>,
 }
 
 /// Parses `--sbom-format`: `spdx`, `cyclonedx`, both comma-separated, or `none`.
@@ -157,6 +159,7 @@ pub fn platform_sboms(
                 },
                 packages: None,
                 files: None,
+                licenses: Vec::new(),
             });
         }
         return Ok(out);
@@ -196,6 +199,21 @@ pub fn platform_sboms(
             },
             packages: Some(sbom.packages.len()),
             files: Some(sbom.files.len()),
+            licenses: sbom
+                .packages
+                .iter()
+                .flat_map(|p| {
+                    p.licenses.iter().map(|l| {
+                        (
+                            p.name.clone(),
+                            p.version.clone(),
+                            p.purl.clone(),
+                            l.clone(),
+                            p.location.clone(),
+                        )
+                    })
+                })
+                .collect(),
         });
     }
     Ok(out)

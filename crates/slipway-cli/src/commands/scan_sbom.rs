@@ -291,6 +291,43 @@ fn sboms(
     Ok(out)
 }
 
+/// License findings from the SBOMs: a package whose declared license expression names a denied
+/// license (any term of it: fail closed) blocks like a scanner's license finding.
+fn sbom_license_findings(written: &[sbom::Written], deny: &[String]) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    if deny.is_empty() {
+        return out;
+    }
+    for w in written {
+        for (name, version, purl, license, location) in &w.licenses {
+            let denied = license
+                .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+                .filter(|t| !matches!(*t, "" | "AND" | "OR" | "WITH"))
+                .find(|t| deny.iter().any(|d| d.eq_ignore_ascii_case(t)));
+            let Some(term) = denied else { continue };
+            if out
+                .iter()
+                .any(|f| f.id == term && f.purl.as_deref() == Some(purl.as_str()))
+            {
+                continue;
+            }
+            out.push(Finding {
+                id: term.to_owned(),
+                kind: slipway_scan::Kind::License,
+                severity: Severity::High,
+                package: Some(name.clone()),
+                version: version.clone(),
+                fixed_version: None,
+                purl: Some(purl.clone()),
+                target: format!("SBOM: {location}"),
+                title: Some(format!("{name} is licensed {license}")),
+                url: None,
+            });
+        }
+    }
+    out
+}
+
 fn sbom_line(written: &[sbom::Written]) -> String {
     let mut parts: Vec<String> = Vec::new();
     for w in written {
@@ -490,6 +527,10 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
             r
         }
     };
+    let mut report = report;
+    report
+        .findings
+        .extend(sbom_license_findings(&written, &policy.deny_licenses));
     let today = chrono::Utc::now().date_naive();
     let outcome = policy.evaluate(&report.findings, today);
     let ended = chrono::Utc::now();
