@@ -5,7 +5,11 @@
 //! stream is standard (RFC 1952 §2.2); Go's, Python's and zlib's readers decode it as one
 //! stream. At most `2 × threads` blocks are in flight, so memory stays bounded whatever the layer
 //! size. libdeflate at the same level compresses slightly better than zlib, which pays for
-//! the dictionary each block does not share with the previous one.
+//! the dictionary each block does not share with the previous one. Blocks are cut at fixed
+//! offsets, so the output does not depend on the number of threads.
+//!
+//! zstd: libzstd's multi-threaded mode with at least one worker, whose output does not depend
+//! on the worker count either.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -77,9 +81,11 @@ impl Compression {
             Compression::Gzip { level } => Encoder::Gzip(ParallelGzip::new(inner, level, threads)),
             Compression::Zstd { level } => {
                 let mut e = zstd::stream::write::Encoder::new(inner, level)?;
-                if threads > 1 {
-                    e.multithread(threads as u32)?;
-                }
+                // zstd's single-threaded mode (0 workers) and its multi-threaded mode frame the
+                // output differently, but multi-threaded output is the same for any worker
+                // count ≥ 1 (it cuts jobs by level, not by workers; tested below). Always
+                // using ≥ 1 worker keeps a layer's digest independent of the machine's cores.
+                e.multithread(threads.max(1) as u32)?;
                 // Checksums make corrupted layers fail loudly on decompression.
                 e.include_checksum(true)?;
                 Encoder::Zstd(e)
@@ -318,6 +324,39 @@ mod tests {
         enc.write_all(&data).unwrap();
         let z = enc.finish().unwrap();
         assert_eq!(zstd::stream::decode_all(&z[..]).unwrap(), data);
+    }
+
+    fn compress(c: Compression, data: &[u8], threads: usize) -> Vec<u8> {
+        let mut enc = c.encoder(Vec::new(), threads).unwrap();
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// Regression: zstd layers differed between `taskset -c 0` and two cores, because one
+    /// thread meant zstd's single-threaded mode, which frames the output differently.
+    #[test]
+    fn output_does_not_depend_on_the_thread_count() {
+        // Several zstd jobs at level 1 (2 MiB each) and several gzip blocks; written in odd
+        // pieces so buffer boundaries differ from job boundaries.
+        let data = sample(9 * BLOCK + 12345);
+        for c in [
+            Compression::Zstd { level: 1 },
+            Compression::Zstd { level: 3 },
+            Compression::Gzip { level: 4 },
+        ] {
+            let one = compress(c, &data, 1);
+            for threads in [2, 3, 4, 8] {
+                let mut enc = c.encoder(Vec::new(), threads).unwrap();
+                for piece in data.chunks(65_521) {
+                    enc.write_all(piece).unwrap();
+                }
+                let many = enc.finish().unwrap();
+                assert!(one == many, "{c:?}: 1 thread vs {threads} differ");
+            }
+            if let Compression::Zstd { .. } = c {
+                assert_eq!(zstd::stream::decode_all(&one[..]).unwrap(), data);
+            }
+        }
     }
 
     #[test]
