@@ -9,7 +9,7 @@ use slipway_env as ev;
 
 use crate::commands;
 
-/// Printed at the end of every `--help`.
+/// Printed at the end of every `--help` page (see [`with_exit_codes`]).
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
@@ -20,13 +20,37 @@ Exit codes:
 stdout carries data only (digests, values, JSON with --output-format json); logs, progress and
 errors go to stderr.";
 
+/// Appends [`EXIT_CODES_HELP`] to the help of `cmd` and of every subcommand below it, after
+/// any help text of their own (`-h` and `--help` alike), so no page loses the exit codes.
+pub fn with_exit_codes(cmd: clap::Command) -> clap::Command {
+    let append = |text: Option<&clap::builder::StyledStr>| match text {
+        Some(t) if t.to_string().contains("Exit codes:") => None,
+        Some(t) => Some(format!("{}\n\n{EXIT_CODES_HELP}", t.to_string().trim_end())),
+        None => Some(EXIT_CODES_HELP.to_owned()),
+    };
+    let short = append(cmd.get_after_help());
+    let long = cmd.get_after_long_help().map(|t| append(Some(t)));
+    let mut cmd = cmd;
+    if let Some(s) = short {
+        cmd = cmd.after_help(s);
+    }
+    if let Some(Some(l)) = long {
+        cmd = cmd.after_long_help(l);
+    }
+    cmd.mut_subcommands(with_exit_codes)
+}
+
+/// The `slipway` command with exit codes on every help page.
+pub fn cli_command() -> clap::Command {
+    with_exit_codes(<Cli as clap::CommandFactory>::command())
+}
+
 /// Slipway: build, scan, sign, push and promote container images from CI, without a daemon.
 #[derive(Debug, Parser)]
 #[command(
     name = "slipway",
     version,
     about = "Build, scan, sign, push and promote container images from CI, without a Docker daemon",
-    after_help = EXIT_CODES_HELP,
     propagate_version = true,
     max_term_width = 100
 )]
@@ -187,7 +211,7 @@ pub struct OutputArgs {
 
 /// A step binary (`slipway-build`, ...): global options plus the step's own.
 #[derive(Debug, Parser)]
-#[command(version, after_help = EXIT_CODES_HELP, max_term_width = 100)]
+#[command(version, max_term_width = 100)]
 pub struct StepCli<A: Args> {
     /// Options every command takes.
     #[command(flatten)]

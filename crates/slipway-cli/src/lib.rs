@@ -19,7 +19,7 @@ pub mod settings;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::{CommandFactory, FromArgMatches};
 use slipway_ci::{Ci, Env, Redactor};
 
 pub use context::{Context, StepReport};
@@ -64,7 +64,10 @@ pub fn main() -> ExitCode {
 
 /// Entry point of `slipway` with explicit arguments and environment.
 pub fn main_from(argv: impl IntoIterator<Item = OsString>, env: Env) -> ExitCode {
-    let cli = match Cli::try_parse_from(argv) {
+    let parsed = args::cli_command()
+        .try_get_matches_from(argv)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => return clap_exit(&e),
     };
@@ -99,10 +102,12 @@ fn parse_step<A: clap::Args + FromArgMatches>(
         .find_subcommand(step.name())
         .and_then(|c| c.get_about().map(ToString::to_string))
         .unwrap_or_default();
-    let cmd = StepCli::<A>::command()
-        .name(bin.clone())
-        .bin_name(bin)
-        .about(about);
+    let cmd = args::with_exit_codes(
+        StepCli::<A>::command()
+            .name(bin.clone())
+            .bin_name(bin)
+            .about(about),
+    );
     let m = cmd.try_get_matches_from(argv)?;
     let cli = StepCli::<A>::from_arg_matches(&m)?;
     Ok((cli.global, cli.args))
@@ -112,9 +117,9 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     let _ = e.print();
     match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+        // `slipway` or `slipway state` alone: the help (on stderr) is the answer to a usage
+        // error, not a success a script could mistake for work done.
         _ => ExitCode::from(2),
     }
 }

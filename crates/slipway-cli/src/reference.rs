@@ -3,10 +3,6 @@
 
 use std::fmt::Write;
 
-use clap::CommandFactory;
-
-use crate::args::Cli;
-
 /// The CLI reference: the long help of every command, in order.
 pub fn cli_markdown() -> String {
     let mut out = String::from(
@@ -14,7 +10,7 @@ pub fn cli_markdown() -> String {
          Each pipeline step also has its own binary with the same options: `slipway-build`,\n\
          `slipway-scan-sbom`, `slipway-sign`, `slipway-push`, `slipway-promote`.\n",
     );
-    let mut root = Cli::command().term_width(100);
+    let mut root = crate::args::cli_command().term_width(100);
     root.build();
     walk(&mut out, &root, "");
     out

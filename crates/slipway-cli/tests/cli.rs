@@ -5,20 +5,93 @@ mod common;
 use common::{cmd, digest, one_platform_state, run, write_state};
 use slipway_test::{check_jsonschema, state_schema};
 
+/// The subcommands listed under `Commands:` in a help page (without `help`).
+fn listed_subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| l.trim_end() != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        // Wrapped descriptions continue on lines indented further.
+        .filter(|l| !l[2..].starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Regression: `slipway-sign --help` (its own notes replaced the block) and every subcommand
+/// page (`slipway build --help`, `slipway state show --help`, ...) lacked the exit codes.
 #[test]
 fn help_documents_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
-    for bin in ["slipway", "slipway-build", "slipway-push"] {
-        let r = run(cmd(bin, dir.path()).arg("--help"));
-        assert_eq!(r.code, 0, "{bin}");
-        for line in [
-            "0  success",
-            "1  a gate or policy said no",
-            "2  bad input or usage",
-            "3  an external system",
-        ] {
-            assert!(r.stdout.contains(line), "{bin} --help lacks `{line}`");
+    let mut pages: Vec<Vec<String>> = [
+        "slipway",
+        "slipway-build",
+        "slipway-scan-sbom",
+        "slipway-sign",
+        "slipway-push",
+        "slipway-promote",
+    ]
+    .iter()
+    .map(|b| vec![(*b).to_owned()])
+    .collect();
+    let mut checked = Vec::new();
+    while let Some(page) = pages.pop() {
+        for flag in ["--help", "-h"] {
+            let r = run(cmd(&page[0], dir.path()).args(&page[1..]).arg(flag));
+            assert_eq!(r.code, 0, "{page:?} {flag}: {}", r.stderr);
+            for line in [
+                "Exit codes:",
+                "0  success",
+                "1  a gate or policy said no",
+                "2  bad input or usage",
+                "3  an external system",
+            ] {
+                assert!(r.stdout.contains(line), "{page:?} {flag} lacks `{line}`");
+            }
+            if flag == "--help" {
+                for sub in listed_subcommands(&r.stdout) {
+                    let mut p = page.clone();
+                    p.push(sub);
+                    pages.push(p);
+                }
+            }
         }
+        checked.push(page.join(" "));
+    }
+    // The walk reached the nested commands, so it cannot pass by finding none.
+    for page in [
+        "slipway build",
+        "slipway sign",
+        "slipway verify",
+        "slipway state",
+        "slipway state show",
+        "slipway state merge",
+        "slipway runner",
+    ] {
+        assert!(
+            checked.iter().any(|c| c == page),
+            "{page} not checked: {checked:?}"
+        );
+    }
+    let runner_subs = checked
+        .iter()
+        .filter(|c| c.starts_with("slipway runner "))
+        .count();
+    assert!(runner_subs >= 2, "{checked:?}");
+}
+
+/// Regression: `slipway`, `slipway state` and `slipway runner` without a subcommand printed
+/// their help and exited 0, so a script calling them by mistake saw success.
+#[test]
+fn missing_subcommand_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&[][..], &["state"][..], &["runner"][..]] {
+        let r = run(cmd("slipway", dir.path()).args(args));
+        assert_eq!(r.code, 2, "slipway {args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "slipway {args:?}: help went to stdout");
+        assert!(r.stderr.contains("Usage: slipway"), "{}", r.stderr);
+        assert!(r.stderr.contains("Commands:"), "{}", r.stderr);
     }
 }
 
