@@ -204,7 +204,11 @@ pub fn rfc3339(epoch: i64) -> String {
         .to_string()
 }
 
-fn produce(spec: &ImageSpec, opts: &BuildOptions<'_>) -> Result<Vec<Built>, BuildError> {
+fn produce(
+    spec: &ImageSpec,
+    opts: &BuildOptions<'_>,
+    upx: Option<&Path>,
+) -> Result<Vec<Built>, BuildError> {
     let out_dir = opts.work_dir.join(&spec.name);
     let mut built = match &spec.builder {
         BuilderSpec::Go(g) => builder::go::build(
@@ -228,11 +232,7 @@ fn produce(spec: &ImageSpec, opts: &BuildOptions<'_>) -> Result<Vec<Built>, Buil
             builder::binary::collect(&spec.name, template, &spec.platforms, base_dir)?
         }
     };
-    if let Some(args) = &spec.upx {
-        let upx = tool::require(
-            "upx",
-            "install UPX (https://upx.github.io) or remove `upx: true`",
-        )?;
+    if let (Some(args), Some(upx)) = (&spec.upx, upx) {
         for b in &mut built {
             // Prebuilt inputs are not modified: UPX works on a copy.
             let dir = out_dir.join(b.platform.slug());
@@ -241,7 +241,7 @@ fn produce(spec: &ImageSpec, opts: &BuildOptions<'_>) -> Result<Vec<Built>, Buil
             let target = dir.join(format!("{}.upx", spec.name));
             std::fs::copy(&b.path, &target)
                 .map_err(error::io_error("cannot copy for upx", &b.path))?;
-            tool::run(std::process::Command::new(&upx).args(args).arg(&target))?;
+            tool::run(std::process::Command::new(upx).args(args).arg(&target))?;
             *b = builder::finish(&b.platform, target, b.toolchain.clone())?;
         }
     }
@@ -288,7 +288,18 @@ pub fn build_image(
             message: "no platforms to build".into(),
         });
     }
+    // Everything about the extra files is checked before anything is pulled or compiled.
+    let program = layer::image_path(&spec.path).map_err(|m| BuildError::Spec {
+        image: spec.name.clone(),
+        message: format!("path: {m}"),
+    })?;
+    let mut extra = Vec::new();
     for f in &spec.files {
+        let dst = layer::image_path(&f.dst).map_err(|m| BuildError::Spec {
+            image: spec.name.clone(),
+            message: format!("files: {m}"),
+        })?;
+        extra.push((dst, f));
         if !f.src.is_file() {
             return Err(BuildError::Spec {
                 image: spec.name.clone(),
@@ -299,10 +310,18 @@ pub fn build_image(
             });
         }
     }
+    // A missing UPX is known now, not after a full compile.
+    let upx = match &spec.upx {
+        Some(_) => Some(tool::require(
+            "upx",
+            "install UPX (https://upx.github.io) or remove `upx: true`",
+        )?),
+        None => None,
+    };
     let started = std::time::Instant::now();
     let base = base::Base::open(&spec.base, &spec.platforms, opts.puller, &opts.cache_dir)?;
     tracing::debug!(image = %spec.name, elapsed = ?started.elapsed(), "base opened");
-    let binaries = produce(spec, opts)?;
+    let binaries = produce(spec, opts, upx.as_deref())?;
     tracing::debug!(image = %spec.name, elapsed = ?started.elapsed(), "binaries ready");
     let mut manifests = Vec::new();
     let mut platforms = BTreeMap::new();
@@ -318,11 +337,11 @@ pub fn build_image(
             uid: spec.uid,
             gid: spec.gid,
         };
-        let program = layer::image_path(&spec.path).map_err(|m| BuildError::Spec {
-            image: spec.name.clone(),
-            message: format!("path: {m}"),
-        })?;
-        layer.add(owned(program, EntryKind::File(bin.path.clone()), 0o755));
+        layer.add(owned(
+            program.clone(),
+            EntryKind::File(bin.path.clone()),
+            0o755,
+        ));
         if let Some(ca) = &spec.ca_bundle {
             layer.add(Entry {
                 path: "etc/ssl/certs/ca-certificates.crt".into(),
@@ -332,12 +351,8 @@ pub fn build_image(
                 gid: 0,
             });
         }
-        for f in &spec.files {
-            let dst = layer::image_path(&f.dst).map_err(|m| BuildError::Spec {
-                image: spec.name.clone(),
-                message: format!("files: {m}"),
-            })?;
-            layer.add(owned(dst, EntryKind::File(f.src.clone()), f.mode));
+        for (dst, f) in &extra {
+            layer.add(owned(dst.clone(), EntryKind::File(f.src.clone()), f.mode));
         }
         let task = format!("{} {p}: layer", spec.name);
         let blob = layer::write_layer(

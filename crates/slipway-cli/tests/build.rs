@@ -613,6 +613,8 @@ fn upx_is_run_on_each_binary_when_asked() {
         "{}",
         r.stderr
     );
+    // Regression: the missing UPX was noticed only after the whole compile.
+    assert_nothing_left(&ex2, "--upx without upx");
 }
 
 trait TapMkdir {
@@ -626,13 +628,41 @@ impl TapMkdir for std::path::PathBuf {
     }
 }
 
+/// Asserts that a failed build in `project` left no layout (nor anything built) behind.
+fn assert_nothing_left(project: &Path, what: &str) {
+    let state_dir = project.join(".slipway");
+    assert!(
+        !state_dir.join("oci").exists(),
+        "{what}: a layout was left behind"
+    );
+    assert!(
+        !state_dir.join("build").exists(),
+        "{what}: something was compiled before the input was checked"
+    );
+}
+
 #[test]
 fn bad_input_exits_2_and_leaves_no_layout() {
     let dir = tempfile::tempdir().unwrap();
     let ex = copy_example("hello-go", dir.path());
+    // A package that is not `main`: `go build -o` would happily write a library archive.
+    std::fs::create_dir(ex.join("emptypkg")).unwrap();
+    std::fs::write(
+        ex.join("emptypkg/lib.go"),
+        "// Package lib is a library, not a program.\npackage lib\n\nfunc Answer() int { return 42 }\n",
+    )
+    .unwrap();
     let layout = ex.join(".slipway/oci");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--name", "x", "--go", "./nope"], "go build"),
+        (vec!["--name", "x", "--go", "./nope"], "go list"),
+        (
+            vec!["--name", "x", "--go", "./emptypkg"],
+            "the Go package `./emptypkg` (in `",
+        ),
+        (
+            vec!["--name", "x", "--go", "./emptypkg"],
+            "is `package lib`, not `package main`",
+        ),
         (
             vec!["--platform", "linux/mips99"],
             "cannot build for platform `linux/mips99`",
@@ -660,8 +690,9 @@ fn bad_input_exits_2_and_leaves_no_layout() {
         assert!(!layout.exists(), "{args:?} left a layout behind");
     }
 
-    // Missing toolchain: no `go` on PATH.
-    let r = run(build_cmd("slipway-build", &ex)
+    // Missing toolchain: no `go` on PATH (a fresh project, so nothing was there before).
+    let fresh = copy_example("hello-go", &dir.path().join("no-go").tap_mkdir());
+    let r = run(build_cmd("slipway-build", &fresh)
         .env("PATH", "/nonexistent")
         .args(["--platform", "linux/amd64"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
@@ -670,14 +701,19 @@ fn bad_input_exits_2_and_leaves_no_layout() {
         "{}",
         r.stderr
     );
+    assert_nothing_left(&fresh, "missing toolchain");
 
-    // Unwritable output: the layout's parent is a regular file.
-    std::fs::write(dir.path().join("afile"), b"x").unwrap();
-    let r = run(build_cmd("slipway-build", &ex)
+    // Unwritable output: the layout's parent is a regular file (root ignores permissions).
+    let fresh = copy_example("hello-go", &dir.path().join("unwritable").tap_mkdir());
+    let afile = dir.path().join("afile");
+    std::fs::write(&afile, b"x").unwrap();
+    let r = run(build_cmd("slipway-build", &fresh)
         .args(["--platform", "linux/amd64", "--layout"])
-        .arg(dir.path().join("afile/oci")));
+        .arg(afile.join("oci")));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("cannot create layout"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&afile).unwrap(), b"x");
+    assert_nothing_left(&fresh, "unwritable output");
 
     // An existing layout keeps its content when a later build fails.
     let r = run(build_cmd("slipway-build", &ex).args(["--platform", "linux/amd64"]));
@@ -686,6 +722,70 @@ fn bad_input_exits_2_and_leaves_no_layout() {
     let r = run(build_cmd("slipway-build", &ex).args(["--platform", "linux/mips99"]));
     assert_eq!(r.code, 2);
     assert_eq!(std::fs::read(layout.join("index.json")).unwrap(), before);
+}
+
+/// Regression: `files: [{src: ../../../../../etc/hostname, ...}]` in slipway.yaml exited 0 and
+/// copied the build machine's file into the image.
+#[test]
+fn files_escaping_the_project_or_the_image_are_refused_before_building() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.txt");
+    std::fs::write(&outside, b"a file of the build machine\n").unwrap();
+    let up = "../".repeat(dir.path().components().count() + 2);
+    let cases = [
+        (
+            format!("{{src: {up}etc/hostname, dst: /etc/hostname}}"),
+            "files[0] (src `{up}etc/hostname`, dst `/etc/hostname`): src resolves to `/etc/hostname`, outside the project directory",
+        ),
+        (
+            "{src: ../../outside.txt, dst: /etc/x}".to_owned(),
+            "files[0] (src `../../outside.txt`, dst `/etc/x`): src resolves to `",
+        ),
+        // A symlink inside the project that points out of it.
+        (
+            "{src: link.txt, dst: /etc/x}".to_owned(),
+            "files[0] (src `link.txt`, dst `/etc/x`): src resolves to `",
+        ),
+        (
+            "{src: main.go, dst: /../../etc/passwd}".to_owned(),
+            "files[0] (src `main.go`, dst `/../../etc/passwd`): dst `/../../etc/passwd` escapes the image root",
+        ),
+    ];
+    for (i, (entry, expect)) in cases.iter().enumerate() {
+        let ex = copy_example("hello-go", &dir.path().join(format!("p{i}")).tap_mkdir());
+        std::os::unix::fs::symlink(&outside, ex.join("link.txt")).unwrap();
+        std::fs::write(
+            ex.join("slipway.yaml"),
+            format!("images:\n  - name: hello\n    go: {{main: .}}\n    files:\n      - {entry}\n"),
+        )
+        .unwrap();
+        let r = run(&mut build_cmd("slipway-build", &ex));
+        assert_eq!(r.code, 2, "{entry}: {}", r.stderr);
+        let expect = expect.replace("{up}", &up);
+        assert!(
+            r.stderr.contains(&format!("image `hello`: {expect}")),
+            "{entry}: {}",
+            r.stderr
+        );
+        assert_nothing_left(&ex, entry);
+    }
+    // A file inside the project is fine, also through a symlink that stays inside.
+    let ex = copy_example("hello-go", &dir.path().join("ok").tap_mkdir());
+    std::fs::create_dir(ex.join("conf")).unwrap();
+    std::fs::write(ex.join("conf/app.toml"), b"greeting = true\n").unwrap();
+    std::os::unix::fs::symlink("conf/app.toml", ex.join("app-link.toml")).unwrap();
+    std::fs::write(
+        ex.join("slipway.yaml"),
+        "images:\n  - name: hello\n    go: {main: .}\n    files:\n      - {src: app-link.toml, dst: /etc/app.toml, mode: '0640'}\n",
+    )
+    .unwrap();
+    let r = run(&mut build_cmd("slipway-build", &ex));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = dir.path().join("bundle");
+    umoci_unpack(&ex.join(".slipway/oci"), "hello.linux-amd64", &bundle);
+    let f = bundle.join("rootfs/etc/app.toml");
+    assert_eq!(std::fs::read(&f).unwrap(), b"greeting = true\n");
+    assert_eq!(std::fs::metadata(&f).unwrap().mode() & 0o7777, 0o640);
 }
 
 #[test]
@@ -781,7 +881,11 @@ fn registry_base_is_pulled_for_the_platforms_built_and_an_unreachable_one_exits_
         .unwrap()
         .port();
     let gone = format!("127.0.0.1:{port}");
-    let mut c = build_cmd("slipway-build", &proj);
+    // In a fresh project, so that a layout left behind would show.
+    let proj2 = dir.path().join("proj2");
+    std::fs::create_dir_all(&proj2).unwrap();
+    std::fs::write(proj2.join("tool-linux-arm64"), b"#!/bin/sh\necho hi\n").unwrap();
+    let mut c = build_cmd("slipway-build", &proj2);
     c.args([
         "--name",
         "tool2",
@@ -800,4 +904,5 @@ fn registry_base_is_pulled_for_the_platforms_built_and_an_unreachable_one_exits_
     let r = run(&mut c);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains(&gone), "{}", r.stderr);
+    assert_nothing_left(&proj2, "unreachable base");
 }

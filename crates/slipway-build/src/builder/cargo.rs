@@ -274,6 +274,7 @@ pub fn build(
             "cannot copy the built binary",
             &built,
         ))?;
+        super::check_executable(name, &p, &dest)?;
         let b = finish(&p, dest, Some(version.clone()))?;
         progress.end(&task, &format!("{} bytes, {}", b.size, b.sha256.short()));
         out.push(b);

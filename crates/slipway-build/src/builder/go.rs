@@ -108,6 +108,7 @@ pub fn build(
             message: format!("go.dir `{}` is not a directory", spec.dir.display()),
         });
     }
+    check_main_package(&go, spec, name)?;
     let mut ldflags = vec!["-s".to_owned(), "-w".to_owned(), "-buildid=".to_owned()];
     ldflags.extend(spec.ldflags.iter().map(|f| vars.apply(f)));
     let queue = Mutex::new(platforms.to_vec());
@@ -137,6 +138,46 @@ pub fn build(
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     results.sort_by(|a, b| a.0.cmp(&b.0));
     results.into_iter().map(|(_, r)| r).collect()
+}
+
+fn main_package(spec: &GoSpec) -> &str {
+    if spec.main.is_empty() {
+        "."
+    } else {
+        &spec.main
+    }
+}
+
+/// `go build -o FILE` of a package that is not `main` succeeds and writes a package archive,
+/// which would then be shipped as the "program": ask `go list` first.
+fn check_main_package(go: &Path, spec: &GoSpec, name: &str) -> Result<(), BuildError> {
+    let pkg = main_package(spec);
+    let mut cmd = Command::new(go);
+    cmd.current_dir(&spec.dir).args(["list", "-f", "{{.Name}}"]);
+    if !spec.tags.is_empty() {
+        cmd.arg("-tags").arg(spec.tags.join(","));
+    }
+    cmd.arg(pkg).env("CGO_ENABLED", "0");
+    for (k, v) in &spec.env {
+        cmd.env(k, v);
+    }
+    let names = tool::stdout(&mut cmd)?;
+    let names: Vec<&str> = names.lines().collect();
+    let spec_err = |message: String| BuildError::Spec {
+        image: name.to_owned(),
+        message,
+    };
+    match names.as_slice() {
+        ["main"] => Ok(()),
+        [other] => Err(spec_err(format!(
+            "the Go package `{pkg}` (in `{}`) is `package {other}`, not `package main`: it builds a library archive, not a program",
+            spec.dir.display()
+        ))),
+        many => Err(spec_err(format!(
+            "`{pkg}` names {} Go packages; give one main package",
+            many.len()
+        ))),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -170,11 +211,7 @@ fn build_one(
     if !spec.tags.is_empty() {
         cmd.arg("-tags").arg(spec.tags.join(","));
     }
-    cmd.arg("-o").arg(&out).arg(if spec.main.is_empty() {
-        "."
-    } else {
-        &spec.main
-    });
+    cmd.arg("-o").arg(&out).arg(main_package(spec));
     cmd.env("CGO_ENABLED", "0")
         .env("GOOS", p.os())
         .env("GOARCH", p.architecture());
@@ -185,6 +222,7 @@ fn build_one(
         cmd.env(k, v);
     }
     tool::run(&mut cmd)?;
+    super::check_executable(name, p, &out)?;
     let built = finish(p, out, Some(version.to_owned()))?;
     progress.end(
         &task,

@@ -47,6 +47,50 @@ impl TemplateVars {
     }
 }
 
+/// Whether `head` (the first bytes of a file) starts like an executable: ELF, PE (`MZ`) or
+/// Mach-O (either byte order, 32 or 64 bit, or a universal binary).
+pub fn is_executable_format(head: &[u8]) -> bool {
+    const MAGICS: [&[u8]; 7] = [
+        b"\x7fELF",
+        b"MZ",
+        &[0xfe, 0xed, 0xfa, 0xce],
+        &[0xfe, 0xed, 0xfa, 0xcf],
+        &[0xce, 0xfa, 0xed, 0xfe],
+        &[0xcf, 0xfa, 0xed, 0xfe],
+        &[0xca, 0xfe, 0xba, 0xbe],
+    ];
+    MAGICS.iter().any(|m| head.starts_with(m))
+}
+
+/// A compiler's output must be a program: a library archive (`!<arch>`) or anything else is
+/// refused before it goes into an image.
+pub(crate) fn check_executable(
+    image: &str,
+    platform: &Platform,
+    path: &std::path::Path,
+) -> Result<(), BuildError> {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(crate::error::io_error("cannot read the built binary", path))?;
+    if is_executable_format(&head[..n]) {
+        return Ok(());
+    }
+    let what = if head[..n].starts_with(b"!<arch>") {
+        "a library archive (ar)"
+    } else {
+        "not an ELF, PE or Mach-O file"
+    };
+    Err(BuildError::Spec {
+        image: image.to_owned(),
+        message: format!(
+            "the build for {platform} produced `{}`, which is {what}, not an executable",
+            path.display()
+        ),
+    })
+}
+
 /// Hashes a built file.
 pub(crate) fn finish(
     platform: &Platform,
@@ -70,4 +114,17 @@ pub(crate) fn finish(
         size,
         toolchain,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn executable_formats() {
+        assert!(super::is_executable_format(b"\x7fELF\x02\x01"));
+        assert!(super::is_executable_format(b"MZ\x90\x00"));
+        assert!(super::is_executable_format(&[0xcf, 0xfa, 0xed, 0xfe, 7]));
+        assert!(!super::is_executable_format(b"!<arch>\n"));
+        assert!(!super::is_executable_format(b"#!/bin/sh"));
+        assert!(!super::is_executable_format(b""));
+    }
 }

@@ -543,12 +543,17 @@ fn config_spec(
         .map_err(|m| usage(&c.name, format!("base: {m}")))?
         .relative_to(dir);
     let mut files = Vec::new();
-    for f in &c.files {
-        files.push(FileSpec {
-            src: rel(&f.src),
-            dst: f.dst.clone(),
-            mode: parse_mode(&c.name, f.mode.as_deref())?,
-        });
+    for (i, f) in c.files.iter().enumerate() {
+        let entry = format!("files[{i}] (src `{}`, dst `{}`)", f.src.display(), f.dst);
+        let mode = parse_mode(&c.name, f.mode.as_deref())?;
+        files.push(checked_file(
+            &c.name,
+            &entry,
+            dir,
+            &rel(&f.src),
+            &f.dst,
+            mode,
+        )?);
     }
     files.extend(flag_files(&c.name, &args.files, &ctx.cwd)?);
     let ca_bundle = match &c.ca_bundle {
@@ -666,17 +671,63 @@ fn flag_files(image: &str, files: &[String], cwd: &Path) -> Result<Vec<FileSpec>
         .map(|f| {
             let parts: Vec<&str> = f.splitn(3, ':').collect();
             match parts.as_slice() {
-                [src, dst] | [src, dst, _] => Ok(FileSpec {
-                    src: cwd.join(src),
-                    dst: (*dst).to_owned(),
-                    mode: parse_mode(image, parts.get(2).copied())?,
-                }),
+                [src, dst] | [src, dst, _] => checked_file(
+                    image,
+                    &format!("--file `{f}`"),
+                    cwd,
+                    &cwd.join(src),
+                    dst,
+                    parse_mode(image, parts.get(2).copied())?,
+                ),
                 _ => Err(Failure::usage(format!(
                     "--file `{f}` is not SRC:DST[:MODE]"
                 ))),
             }
         })
         .collect()
+}
+
+/// An extra file, checked before anything is built: its source must be a file inside `root`
+/// (the project: the directory of slipway.yaml, or the current directory for `--file`) once
+/// `..` and symlinks are resolved, and its destination must stay inside the image.
+fn checked_file(
+    image: &str,
+    entry: &str,
+    root: &Path,
+    src: &Path,
+    dst: &str,
+    mode: u32,
+) -> Result<FileSpec, Failure> {
+    slipway_build::layer::image_path(dst).map_err(|m| usage(image, format!("{entry}: dst {m}")))?;
+    let real = src.canonicalize().map_err(|e| {
+        usage(
+            image,
+            format!("{entry}: src `{}` cannot be read: {e}", src.display()),
+        )
+    })?;
+    let real_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    if !real.starts_with(&real_root) {
+        return Err(usage(
+            image,
+            format!(
+                "{entry}: src resolves to `{}`, outside the project directory `{}`",
+                real.display(),
+                real_root.display()
+            ),
+        )
+        .with_hint("extra files must come from inside the project; copy the file into it"));
+    }
+    if !real.is_file() {
+        return Err(usage(
+            image,
+            format!("{entry}: src `{}` is not a regular file", src.display()),
+        ));
+    }
+    Ok(FileSpec {
+        src: real,
+        dst: dst.to_owned(),
+        mode,
+    })
 }
 
 fn host_ca_bundle(image: &str) -> Result<PathBuf, Failure> {

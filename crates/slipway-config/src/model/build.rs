@@ -148,9 +148,10 @@ pub struct BinaryConfig {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    /// File on the build machine (relative to this file).
+    /// File on the build machine, relative to this file; it must be inside this file's
+    /// directory once `..` and symlinks are resolved.
     pub src: PathBuf,
-    /// Absolute path in the image.
+    /// Absolute path in the image (`..` is refused).
     pub dst: String,
     /// Mode, octal (default `0644`).
     #[serde(default)]
