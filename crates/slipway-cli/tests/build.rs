@@ -563,6 +563,60 @@ fn zstd_layers_and_oci_archive() {
     );
 }
 
+/// `cmd` run through `taskset -c CPUS` (util-linux), with the same directory and environment.
+fn under_taskset(cmd: &Command, cpus: &str) -> Command {
+    let mut t = Command::new("taskset");
+    t.arg("-c")
+        .arg(cpus)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    t.env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            t.env(k, v);
+        }
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        t.current_dir(d);
+    }
+    t
+}
+
+/// Regression: with `--compression zstd`, `taskset -c 0` (one core: zstd's single-threaded
+/// mode) and two cores gave different layer and index digests.
+#[test]
+fn digests_do_not_depend_on_the_number_of_cores() {
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert!(
+        cores >= 2,
+        "this test compares one core with several; the machine has {cores}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for compression in ["gzip", "zstd"] {
+        let mut digests = Vec::new();
+        for cpus in [None, Some("0")] {
+            let ex = copy_example(
+                "hello-go",
+                &dir.path()
+                    .join(format!("{compression}-{}", cpus.unwrap_or("all")))
+                    .tap_mkdir(),
+            );
+            let mut c = build_cmd("slipway-build", &ex);
+            c.args(["--platform", "linux/amd64", "--compression", compression]);
+            let r = match cpus {
+                None => run(&mut c),
+                Some(cpus) => run(&mut under_taskset(&c, cpus)),
+            };
+            assert_eq!(r.code, 0, "{compression} {cpus:?}: {}", r.stderr);
+            digests.push(index_digest(&ex, "hello"));
+        }
+        assert_eq!(
+            digests[0], digests[1],
+            "{compression}: {cores} cores and `taskset -c 0` built different images"
+        );
+    }
+}
+
 #[test]
 fn upx_is_run_on_each_binary_when_asked() {
     // UPX cannot be installed on our machines: a stand-in executable named `upx` records its
