@@ -379,15 +379,11 @@ pub fn build_image(
     }
     let ann = annotations(spec, opts, &base, base.digest().as_ref());
     let index = image::index(layout, &manifests, &ann)?;
-    // The index under the image's name, and each platform's manifest under NAME.os-arch[-variant]
-    // for tools that cannot pick a platform from an index (umoci).
-    let mut refs = vec![(spec.name.clone(), index.descriptor())];
-    refs.extend(
-        manifests
-            .iter()
-            .map(|(p, m)| (platform_ref(&spec.name, p), m.descriptor())),
-    );
-    layout.set_refs(&refs)?;
+    let per_platform: Vec<(Platform, Descriptor)> = manifests
+        .iter()
+        .map(|(p, m)| (p.clone(), m.descriptor()))
+        .collect();
+    name_image(layout, &spec.name, index.descriptor(), &per_platform)?;
     tracing::debug!(image = %spec.name, elapsed = ?started.elapsed(), "image named in the layout");
     Ok(BuiltImage {
         name: spec.name.clone(),
@@ -446,16 +442,81 @@ pub fn verify_reproducible(
             layout.write_blob_expect(la.open_blob(&digest)?, &digest, Some(d.size()))?;
         }
     }
-    let mut refs = vec![(a.name.clone(), top)];
-    for (p, bp) in &a.platforms {
-        let m = &bp.manifest;
-        refs.push((
-            platform_ref(&a.name, p),
-            convert::descriptor(m.media_type.as_str(), &m.digest, m.size),
-        ));
-    }
-    layout.set_refs(&refs)?;
+    let per_platform: Vec<(Platform, Descriptor)> = a
+        .platforms
+        .iter()
+        .map(|(p, bp)| {
+            let m = &bp.manifest;
+            (
+                p.clone(),
+                convert::descriptor(m.media_type.as_str(), &m.digest, m.size),
+            )
+        })
+        .collect();
+    name_image(layout, &a.name, top, &per_platform)?;
     Ok(a.clone())
+}
+
+/// Names a built image in `layout`, in one `index.json` update: the index under `name`, each
+/// platform's manifest under `name.os-arch[-variant]` (for tools that cannot pick a platform from
+/// an index, e.g. umoci), and no `name.*` entry left over from platforms an earlier build of
+/// `name` had and this one has not.
+fn name_image(
+    layout: &Layout,
+    name: &str,
+    index: Descriptor,
+    platforms: &[(Platform, Descriptor)],
+) -> Result<(), BuildError> {
+    let mut refs = vec![(name.to_owned(), index)];
+    refs.extend(
+        platforms
+            .iter()
+            .map(|(p, d)| (platform_ref(name, p), d.clone())),
+    );
+    for (_, d) in &refs {
+        let digest = convert::descriptor_digest(d)?;
+        if !layout.has_blob(&digest) {
+            return Err(slipway_oci::OciError::BlobMissing {
+                layout: layout.root().to_path_buf(),
+                digest,
+            }
+            .into());
+        }
+    }
+    // Only names derived from the platforms of the previous index are dropped: another image
+    // may well be called `name.something`.
+    let stale: Vec<String> = previous_platforms(layout, name)
+        .iter()
+        .map(|p| platform_ref(name, p))
+        .filter(|r| !refs.iter().any(|(n, _)| n == r))
+        .collect();
+    layout.update_index(|manifests| {
+        manifests.retain(|d| match convert::annotation(d, REF_NAME) {
+            Some(n) => !refs.iter().any(|(r, _)| r == n) && !stale.iter().any(|s| s == n),
+            None => true,
+        });
+        manifests.extend(refs.into_iter().map(|(n, mut d)| {
+            convert::annotate(&mut d, REF_NAME, &n);
+            d
+        }));
+    })?;
+    Ok(())
+}
+
+/// The platforms of the index currently named `name` in `layout` (none if there is none).
+fn previous_platforms(layout: &Layout, name: &str) -> Vec<Platform> {
+    let Ok(top) = layout.resolve(name) else {
+        return Vec::new();
+    };
+    match layout.read_manifest(&top).map(|m| m.kind) {
+        Ok(ManifestKind::Index(index)) => index
+            .manifests()
+            .iter()
+            .filter_map(|d| d.platform().as_ref())
+            .filter_map(|p| convert::from_spec_platform(p).ok())
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn first_difference(

@@ -204,6 +204,13 @@ fn two_clean_clones_build_the_same_digest_and_a_changed_byte_changes_it() {
         let ex = dir.path().join(name).join("examples/hello-go");
         let r = run(build_cmd("slipway-build", &ex).args(["--platform", "linux/amd64"]));
         assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        // Regression: the repository ignores `.slipway/`, but a clean clone was warned that
+        // it does not (the directory did not exist yet when git was asked).
+        assert!(
+            !r.stderr.contains("is not ignored by git"),
+            "{name}: {}",
+            r.stderr
+        );
         digests.push(index_digest(&ex, "hello"));
     }
     assert_eq!(
@@ -222,16 +229,86 @@ fn two_clean_clones_build_the_same_digest_and_a_changed_byte_changes_it() {
     assert!(r.stderr.contains("(reproducible)"), "{}", r.stderr);
     assert_eq!(index_digest(&ex_a, "hello"), digests[0]);
 
-    // One changed source byte changes the image.
+    // One changed source byte, committed (a dirty tree alone would change the binary through
+    // vcs.modified=true), changes the image, and the changed program is what it holds.
     let ex_b = dir.path().join("clone-b/examples/hello-go");
     let main = ex_b.join("main.go");
     let src = std::fs::read_to_string(&main)
         .unwrap()
         .replace("Slipway", "Slipwax");
     std::fs::write(&main, src).unwrap();
+    git(
+        &ex_b,
+        &[
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "commit",
+            "-q",
+            "-am",
+            "one byte",
+        ],
+    );
     let r = run(build_cmd("slipway-build", &ex_b).args(["--platform", "linux/amd64"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_ne!(index_digest(&ex_b, "hello"), digests[0]);
+    let state = read_json(&ex_b.join(".slipway/state.json"));
+    let bin = state["images"]["hello"]["platforms"]["linux/amd64"]["binaries"][0]["source"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let info = Command::new("go")
+        .args(["version", "-m", &bin])
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.contains("vcs.modified=false"),
+        "the rebuilt tree was dirty: {info}"
+    );
+    let out = Command::new(&bin).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Hello from Slipwax!"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// The warning about an un-ignored state directory: none when .gitignore covers it (checked on
+/// clean clones above), one when it does not.
+#[test]
+fn warns_when_git_does_not_ignore_the_state_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    for ignored in [false, true] {
+        let ex = copy_example(
+            "hello-go",
+            &dir.path().join(format!("ignored-{ignored}")).tap_mkdir(),
+        );
+        if ignored {
+            std::fs::write(ex.join(".gitignore"), ".slipway/\n").unwrap();
+        }
+        git(&ex, &["init", "-q"]);
+        git(&ex, &["add", "."]);
+        git(
+            &ex,
+            &[
+                "-c",
+                "user.name=Test",
+                "-c",
+                "user.email=test@example.com",
+                "commit",
+                "-qm",
+                "init",
+            ],
+        );
+        let r = run(build_cmd("slipway-build", &ex).args(["--platform", "linux/amd64"]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let warned = r.stderr.contains(
+            "`.slipway` is not ignored by git: Go marks binaries built from this tree as modified",
+        );
+        assert_eq!(warned, !ignored, "ignored={ignored}: {}", r.stderr);
+    }
 }
 
 #[test]
@@ -680,6 +757,89 @@ impl TapMkdir for std::path::PathBuf {
         std::fs::create_dir_all(&self).unwrap();
         self
     }
+}
+
+/// Regression: after a three-platform build, `--platform linux/amd64` left `hello.linux-arm64`
+/// and `hello.linux-ppc64le` in index.json, naming manifests of the old image.
+#[test]
+fn rebuilding_with_fewer_platforms_drops_their_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path();
+    for arch in ["amd64", "arm64", "ppc64le"] {
+        std::fs::write(
+            proj.join(format!("tool-linux-{arch}")),
+            format!("#!/bin/sh\necho {arch}\n"),
+        )
+        .unwrap();
+    }
+    // An unrelated image whose name starts like a platform name of `tool` keeps its entry.
+    std::fs::write(proj.join("other-linux-amd64"), b"#!/bin/sh\n").unwrap();
+    let refs = || -> Vec<String> {
+        let index = read_json(&proj.join(".slipway/oci/index.json"));
+        let mut names: Vec<String> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                m["annotations"]["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let build = |name: &str, template: &str, platforms: &str| {
+        let r = run(build_cmd("slipway-build", proj).args([
+            "--name",
+            name,
+            "--binary",
+            template,
+            "--platform",
+            platforms,
+        ]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    };
+    build(
+        "tool",
+        "tool-{os}-{arch}",
+        "linux/amd64,linux/arm64,linux/ppc64le",
+    );
+    build("tool.linux-s390x", "other-{os}-{arch}", "linux/amd64");
+    assert_eq!(
+        refs(),
+        [
+            "tool",
+            "tool.linux-amd64",
+            "tool.linux-arm64",
+            "tool.linux-ppc64le",
+            "tool.linux-s390x",
+            "tool.linux-s390x.linux-amd64"
+        ]
+    );
+    build("tool", "tool-{os}-{arch}", "linux/amd64");
+    assert_eq!(
+        refs(),
+        [
+            "tool",
+            "tool.linux-amd64",
+            "tool.linux-s390x",
+            "tool.linux-s390x.linux-amd64"
+        ]
+    );
+    // What is left names the new image: skopeo reads one platform from it.
+    let raw = tool_ok(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            &format!("oci:{}:tool", proj.join(".slipway/oci").display()),
+        ],
+    );
+    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
+    assert_eq!(sha256_digest(raw.as_bytes()), index_digest(proj, "tool"));
 }
 
 /// Asserts that a failed build in `project` left no layout (nor anything built) behind.

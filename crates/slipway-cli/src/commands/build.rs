@@ -150,11 +150,15 @@ fn warn_if_not_ignored(ctx: &Context, specs: &[ImageSpec]) {
             continue;
         };
         let state_dir = ctx.settings.state_dir();
+        // With a trailing slash: on a clean clone the directory does not exist yet, and a
+        // `.slipway/` pattern matches only directories, which git cannot tell without it.
+        let mut as_dir = state_dir.clone().into_os_string();
+        as_dir.push("/");
         let Ok(out) = Command::new("git")
             .current_dir(&go.dir)
             .arg("check-ignore")
             .arg("-q")
-            .arg(&state_dir)
+            .arg(&as_dir)
             .output()
         else {
             return;
