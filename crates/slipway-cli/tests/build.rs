@@ -78,6 +78,9 @@ fn go_image_for_three_platforms_is_read_by_skopeo_umoci_trivy_and_a_registry() {
         String::from_utf8_lossy(&out.stdout),
         "Hello from Slipway!\nbuilt for linux/amd64\n"
     );
+    // Outside git and CI the ldflags get version `dev` and no commit.
+    let out = Command::new(&bin).arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello dev\n");
     let config: serde_json::Value = read_json(&bundle.join("config.json"));
     assert_eq!(config["process"]["user"]["uid"], 65532);
 
@@ -128,6 +131,17 @@ fn go_image_for_three_platforms_is_read_by_skopeo_umoci_trivy_and_a_registry() {
         comps.contains(&("example.com/greeting".into(), "v1.3.0".into())),
         "{comps:?}"
     );
+    // go.mod replaces punctuation v0.2.0 with v0.2.1: Trivy lists the module actually linked.
+    assert!(
+        comps.contains(&("example.com/punctuation".into(), "v0.2.1".into())),
+        "{comps:?}"
+    );
+    assert!(
+        !comps
+            .iter()
+            .any(|(n, v)| n == "example.com/punctuation" && v == "v0.2.0"),
+        "{comps:?}"
+    );
 
     // skopeo copies the whole index into the real registry, keeping its digest.
     let reg = Registry::plain();
@@ -145,6 +159,82 @@ fn go_image_for_three_platforms_is_read_by_skopeo_umoci_trivy_and_a_registry() {
     );
     let pushed = tool_ok("skopeo", &["inspect", "--raw", "--tls-verify=false", &dest]);
     assert_eq!(sha256_digest(pushed.as_bytes()), digest);
+}
+
+/// The rest of the Go platforms the builder promises: a variant (arm/v7) in the index, and each
+/// binary built for its architecture (read by readelf and `go version -m`).
+#[test]
+fn go_image_for_arm_v7_s390x_and_riscv64() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-go", dir.path());
+    let r = run(build_cmd("slipway-build", &ex)
+        .args(["--platform", "linux/arm/v7,linux/s390x,linux/riscv64"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let layout = ex.join(".slipway/oci");
+    let raw = tool_ok(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            &format!("oci:{}:hello", layout.display()),
+        ],
+    );
+    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let mut platforms: Vec<serde_json::Value> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"].clone())
+        .collect();
+    platforms.sort_by_key(ToString::to_string);
+    assert_eq!(
+        platforms,
+        [
+            serde_json::json!({"architecture": "arm", "os": "linux", "variant": "v7"}),
+            serde_json::json!({"architecture": "riscv64", "os": "linux"}),
+            serde_json::json!({"architecture": "s390x", "os": "linux"}),
+        ]
+    );
+    let state = read_json(&ex.join(".slipway/state.json"));
+    for (platform, slug, machine, goarch) in [
+        ("linux/arm/v7", "linux-arm-v7", "ARM", "GOARCH=arm"),
+        ("linux/s390x", "linux-s390x", "IBM S/390", "GOARCH=s390x"),
+        ("linux/riscv64", "linux-riscv64", "RISC-V", "GOARCH=riscv64"),
+    ] {
+        let bundle = dir.path().join(format!("bundle-{slug}"));
+        umoci_unpack(&layout, &format!("hello.{slug}"), &bundle);
+        let bin = bundle.join("rootfs/usr/local/bin/hello");
+        let config = read_json(&bundle.join("config.json"));
+        assert_eq!(config["process"]["user"]["uid"], 65532, "{platform}");
+        let elf = Command::new("readelf")
+            .arg("-h")
+            .arg(&bin)
+            .output()
+            .unwrap();
+        let elf = String::from_utf8_lossy(&elf.stdout);
+        let line = elf
+            .lines()
+            .find(|l| l.trim_start().starts_with("Machine:"))
+            .unwrap_or_default();
+        assert!(line.contains(machine), "{platform}: {line}");
+        let info = Command::new("go")
+            .args(["version", "-m"])
+            .arg(&bin)
+            .output()
+            .unwrap();
+        let info = String::from_utf8_lossy(&info.stdout);
+        assert!(info.contains(goarch), "{platform}: {info}");
+        assert_eq!(
+            info.contains("GOARM=7"),
+            platform == "linux/arm/v7",
+            "{platform}: {info}"
+        );
+        assert_eq!(
+            state["images"]["hello"]["platforms"][platform]["binaries"][0]["sha256"],
+            sha256_digest(&std::fs::read(&bin).unwrap()),
+            "{platform}"
+        );
+    }
 }
 
 #[test]
@@ -180,6 +270,31 @@ fn rust_image_via_cargo_for_the_host_target() {
             .unwrap()
             .starts_with("rustc ")
     );
+
+    // A platform whose Rust standard library is not installed: exit 2 with the rustup hint,
+    // before anything is compiled.
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .unwrap();
+    let installed = String::from_utf8_lossy(&installed.stdout);
+    assert!(
+        !installed.lines().any(|l| l == "s390x-unknown-linux-gnu"),
+        "this check needs a toolchain without the s390x target: {installed}"
+    );
+    let fresh = copy_example("hello-rust", &dir.path().join("s390x").tap_mkdir());
+    let r = run(build_cmd("slipway-build", &fresh).args(["--platform", "linux/s390x"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "the Rust target `s390x-unknown-linux-gnu` (for linux/s390x) is not installed"
+        ) && r
+            .stderr
+            .contains("hint: install it with `rustup target add s390x-unknown-linux-gnu`"),
+        "{}",
+        r.stderr
+    );
+    assert_nothing_left(&fresh, "missing Rust target");
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -272,6 +387,167 @@ fn two_clean_clones_build_the_same_digest_and_a_changed_byte_changes_it() {
         String::from_utf8_lossy(&out.stdout).contains("Hello from Slipwax!"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+fn git_commit_all(dir: &Path) {
+    git(dir, &["add", "."]);
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "commit",
+            "-qm",
+            "init",
+        ],
+    );
+}
+
+fn blob_json(layout: &Path, digest: &serde_json::Value) -> serde_json::Value {
+    read_json(
+        &layout
+            .join("blobs/sha256")
+            .join(digest.as_str().unwrap().trim_start_matches("sha256:")),
+    )
+}
+
+/// What slipway.yaml says about the container, the OCI annotations from git, the CA bundle and
+/// the ldflags templating all reach the image (read back by skopeo, umoci and the program).
+#[test]
+fn config_annotations_ca_bundle_and_templated_ldflags_reach_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-go", dir.path());
+    std::fs::write(
+        ex.join("slipway.yaml"),
+        r#"images:
+  - name: hello
+    go:
+      main: .
+      ldflags: ["-X main.version={version}", "-X main.commit={commit}"]
+    user: "1000:1001"
+    cmd: [--version]
+    env: [LOG_FORMAT=json, TZ=UTC]
+    workdir: /srv
+    ports: [8080/tcp, 9090/udp]
+    labels: {org.opencontainers.image.title: hello, team: build}
+    ca_bundle: true
+    version: 1.2.3
+"#,
+    )
+    .unwrap();
+    std::fs::write(ex.join(".gitignore"), ".slipway/\n").unwrap();
+    git(&ex, &["init", "-q"]);
+    git_commit_all(&ex);
+    git(
+        &ex,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://example.com/acme/hello.git",
+        ],
+    );
+    let head = String::from_utf8(
+        Command::new("git")
+            .current_dir(&ex)
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let r = run(&mut build_cmd("slipway-build", &ex));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // Annotations, on the index and on the platform's manifest.
+    let layout = ex.join(".slipway/oci");
+    let oci = |name: &str| format!("oci:{}:{name}", layout.display());
+    let index: serde_json::Value =
+        serde_json::from_str(&tool_ok("skopeo", &["inspect", "--raw", &oci("hello")])).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&tool_ok(
+        "skopeo",
+        &["inspect", "--raw", &oci("hello.linux-amd64")],
+    ))
+    .unwrap();
+    for (what, doc) in [("index", &index), ("manifest", &manifest)] {
+        let a = &doc["annotations"];
+        assert_eq!(
+            a["org.opencontainers.image.source"], "https://example.com/acme/hello.git",
+            "{what}"
+        );
+        assert_eq!(
+            a["org.opencontainers.image.revision"],
+            head.as_str(),
+            "{what}"
+        );
+        assert_eq!(a["org.opencontainers.image.version"], "1.2.3", "{what}");
+        // SOURCE_DATE_EPOCH=1700000000 (build_cmd).
+        assert_eq!(
+            a["org.opencontainers.image.created"], "2023-11-14T22:13:20Z",
+            "{what}"
+        );
+    }
+
+    // The image config.
+    let config = blob_json(&layout, &manifest["config"]["digest"]);
+    let c = &config["config"];
+    assert_eq!(c["User"], "1000:1001");
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/usr/local/bin/hello"]));
+    assert_eq!(c["Cmd"], serde_json::json!(["--version"]));
+    let env: Vec<&str> = c["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&"LOG_FORMAT=json") && env.contains(&"TZ=UTC"),
+        "{env:?}"
+    );
+    assert_eq!(c["WorkingDir"], "/srv");
+    assert_eq!(
+        c["ExposedPorts"],
+        serde_json::json!({"8080/tcp": {}, "9090/udp": {}})
+    );
+    assert_eq!(
+        c["Labels"],
+        serde_json::json!({"org.opencontainers.image.title": "hello", "team": "build"})
+    );
+    assert_eq!(config["created"], "2023-11-14T22:13:20Z");
+
+    // umoci's runtime bundle: the same settings as a runtime sees them, and the files.
+    let bundle = dir.path().join("bundle");
+    umoci_unpack(&layout, "hello.linux-amd64", &bundle);
+    let runtime = read_json(&bundle.join("config.json"));
+    assert_eq!(
+        runtime["process"]["args"],
+        serde_json::json!(["/usr/local/bin/hello", "--version"])
+    );
+    assert_eq!(runtime["process"]["cwd"], "/srv");
+    assert_eq!(runtime["process"]["user"]["uid"], 1000);
+    assert_eq!(runtime["process"]["user"]["gid"], 1001);
+    let ca = bundle.join("rootfs/etc/ssl/certs/ca-certificates.crt");
+    assert_eq!(
+        std::fs::read(&ca).unwrap(),
+        std::fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap(),
+        "ca_bundle: true puts this machine's bundle in the image"
+    );
+    let meta = std::fs::metadata(&ca).unwrap();
+    assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o777), (0, 0, 0o644));
+    let bin = bundle.join("rootfs/usr/local/bin/hello");
+    let meta = std::fs::metadata(&bin).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (1000, 1001));
+
+    // {version} and {commit} in ldflags reached the program.
+    let out = Command::new(&bin).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("hello 1.2.3 (commit {head})\n")
     );
 }
 
