@@ -174,6 +174,20 @@ impl Base {
                 })
             }
             BaseSpec::Registry(reference) => {
+                let cache_layout = Layout::create(cache.join("oci"))?;
+                // Pinned by digest and all there: the registry has nothing to add (and may be
+                // unreachable, e.g. offline rebuilds).
+                if let Some(top) = reference
+                    .digest()
+                    .and_then(|d| cached(&cache_layout, d, platforms, &name))
+                {
+                    tracing::debug!(base = %name, "base used from the cache, without the registry");
+                    return Ok(Base {
+                        name,
+                        layout: Some(cache_layout),
+                        top: Some(top),
+                    });
+                }
                 let Some(puller) = puller else {
                     return Err(BuildError::BaseFetch {
                         base: name,
@@ -181,7 +195,6 @@ impl Base {
                         class: ExitClass::Usage,
                     });
                 };
-                let cache_layout = Layout::create(cache.join("oci"))?;
                 let top = puller.pull(reference, platforms, &cache_layout).map_err(
                     |(class, source)| BuildError::BaseFetch {
                         base: name.clone(),
@@ -299,6 +312,37 @@ impl Base {
         }
         Ok(())
     }
+}
+
+/// The top descriptor of `digest` when the cache holds it and, for every platform in
+/// `platforms`, the manifest picked for it, its config and its layers.
+fn cached(
+    cache: &Layout,
+    digest: &Digest,
+    platforms: &[Platform],
+    name: &str,
+) -> Option<Descriptor> {
+    if !cache.has_blob(digest) {
+        return None;
+    }
+    let bytes = cache.read_blob(digest).ok()?;
+    let top = slipway_oci::Manifest::parse(bytes, None, "cached base")
+        .ok()?
+        .descriptor();
+    let base = Base {
+        name: name.to_owned(),
+        layout: Some(cache.clone()),
+        top: Some(top.clone()),
+    };
+    for p in platforms {
+        let pb = base.for_platform(p).ok()?;
+        for l in &pb.layers {
+            if !cache.has_blob(&convert::descriptor_digest(l).ok()?) {
+                return None;
+            }
+        }
+    }
+    Some(top)
 }
 
 fn pick(want: &Platform, candidates: &[(Platform, &Descriptor)]) -> Option<Descriptor> {

@@ -1278,6 +1278,59 @@ fn files_escaping_the_project_or_the_image_are_refused_before_building() {
     assert_eq!(std::fs::metadata(&f).unwrap().mode() & 0o7777, 0o640);
 }
 
+/// Regression: a base pinned by digest and fully cached still went to the registry, and the
+/// build failed (exit 3) when the registry was down.
+#[test]
+fn base_pinned_by_digest_is_used_from_the_cache_when_the_registry_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, _) = make_base(dir.path());
+    let reg = Registry::plain();
+    let host = reg.host();
+    tool_ok(
+        "skopeo",
+        &[
+            "copy",
+            "--all",
+            "--preserve-digests",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:base", base.display()),
+            &format!("docker://{host}/bases/tiny:1"),
+        ],
+    );
+    let raw = tool_ok(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{host}/bases/tiny:1"),
+        ],
+    );
+    let pinned = format!("{host}/bases/tiny@{}", sha256_digest(raw.as_bytes()));
+    let cache = dir.path().join("cache");
+    let build = |proj: &Path, base: &str| {
+        std::fs::create_dir_all(proj).unwrap();
+        std::fs::write(proj.join("tool-linux-arm64"), b"#!/bin/sh\necho hi\n").unwrap();
+        run(build_cmd("slipway-build", proj)
+            .env("SLIPWAY_CACHE", &cache)
+            .args(["--name", "tool", "--binary", "tool-{os}-{arch}"])
+            .args(["--platform", "linux/arm64", "--base", base])
+            .args(["--insecure-registry", &host, "--retries", "1"]))
+    };
+    let r = build(&dir.path().join("online"), &pinned);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let online = index_digest(&dir.path().join("online"), "tool");
+
+    drop(reg);
+    let r = build(&dir.path().join("offline"), &pinned);
+    assert_eq!(r.code, 0, "registry down, base cached: {}", r.stderr);
+    assert_eq!(index_digest(&dir.path().join("offline"), "tool"), online);
+    // A tag must still be resolved by the registry: no stale answer from the cache.
+    let r = build(&dir.path().join("tag"), &format!("{host}/bases/tiny:1"));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_nothing_left(&dir.path().join("tag"), "tag with the registry down");
+}
+
 #[test]
 fn registry_base_is_pulled_for_the_platforms_built_and_an_unreachable_one_exits_3() {
     let dir = tempfile::tempdir().unwrap();
