@@ -25,6 +25,9 @@ pub struct Ci {
     dotenv: Option<PathBuf>,
     summary_file: Option<PathBuf>,
     redactor: Redactor,
+    /// Lines already sent as `::add-mask::` (the registry client reports its password for every
+    /// host and request that uses it; once is enough for the runner).
+    announced: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 /// Why a CI output could not be written.
@@ -80,6 +83,7 @@ impl Ci {
             dotenv,
             summary_file,
             redactor,
+            announced: Default::default(),
         }
     }
 
@@ -162,15 +166,21 @@ impl Ci {
             return None;
         }
         self.redactor.register(secret);
-        (self.kind == CiKind::Github).then(|| {
-            // A multiline secret is masked line by line, as the runner masks per line.
-            secret
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| format!("::add-mask::{}", escape_data(l)))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
+        if self.kind != CiKind::Github {
+            return None;
+        }
+        let mut announced = self
+            .announced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A multiline secret is masked line by line, as the runner masks per line.
+        let lines: Vec<String> = secret
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter(|l| announced.insert((*l).to_owned()))
+            .map(|l| format!("::add-mask::{}", escape_data(l)))
+            .collect();
+        (!lines.is_empty()).then(|| lines.join("\n"))
     }
 }
 
@@ -239,6 +249,11 @@ mod tests {
             "## Build\n| a | b |\n"
         );
         assert_eq!(ci.mask("tok-123").as_deref(), Some("::add-mask::tok-123"));
+        assert_eq!(
+            ci.clone().mask("tok-123"),
+            None,
+            "announced once per process"
+        );
         assert_eq!(ci.redactor().redact("Bearer tok-123"), "Bearer ***");
         assert!(ci.set_output("bad name", "x").is_err());
         // Nothing goes to the GitLab dotenv on GitHub.

@@ -165,3 +165,93 @@ fn gitlab_outputs_go_to_dotenv() {
             .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
     }));
 }
+
+/// The masking API end to end: a registry password from the environment, used for a real
+/// authenticated pull (a registry base image) with debug logs on, shows up once, on the
+/// `::add-mask::` line the runner consumes, and nowhere else the job could show or keep it.
+#[test]
+fn masked_registry_password_appears_only_on_the_add_mask_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = slipway_test::Registry::tls_auth();
+    let (user, pass) = reg.credentials().unwrap();
+    let ca = reg.cert_dir().unwrap().join("ca.crt");
+
+    // A base image, made by slipway-build and put into the registry by skopeo.
+    let base_dir = dir.path().join("base");
+    std::fs::create_dir(&base_dir).unwrap();
+    std::fs::write(base_dir.join("base-linux-amd64"), b"#!/bin/sh\n").unwrap();
+    let r = run(cmd("slipway-build", &base_dir).args([
+        "--name",
+        "base",
+        "--binary",
+        "base-{os}-{arch}",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let base_ref = format!("{}/bases/b:1", reg.host());
+    let out = std::process::Command::new(slipway_test::tool("skopeo"))
+        .args(["copy", "--all", "--dest-cert-dir"])
+        .arg(reg.cert_dir().unwrap())
+        .args(["--dest-creds", &format!("{user}:{pass}")])
+        .arg(format!(
+            "oci:{}:base",
+            base_dir.join(".slipway/oci").display()
+        ))
+        .arg(format!("docker://{base_ref}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let proj = dir.path().join("proj");
+    std::fs::create_dir(&proj).unwrap();
+    std::fs::write(proj.join("tool-linux-amd64"), b"#!/bin/sh\necho hi\n").unwrap();
+    let output = dir.path().join("gh_output");
+    let summary = dir.path().join("gh_summary");
+    let build = |password: &str| {
+        run(cmd("slipway-build", &proj)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &output)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("SLIPWAY_REGISTRY_USERNAME", user)
+            .env("SLIPWAY_REGISTRY_PASSWORD", password)
+            .env("SLIPWAY_CACHE", dir.path().join("cache"))
+            .args(["-vv", "--name", "tool", "--binary", "tool-{os}-{arch}"])
+            .args(["--base", &base_ref, "--retries", "0", "--ca-file"])
+            .arg(&ca))
+    };
+    let check = |r: &common::Run, secret: &str| {
+        let mask = format!("::add-mask::{secret}");
+        let lines: Vec<&str> = r.stderr.lines().filter(|l| l.contains(secret)).collect();
+        assert_eq!(lines, [mask.as_str()], "stderr:\n{}", r.stderr);
+        assert!(
+            r.stderr.starts_with(&format!("{mask}\n")),
+            "the mask comes before anything else:\n{}",
+            r.stderr
+        );
+        assert!(!r.stdout.contains(secret), "stdout:\n{}", r.stdout);
+        for f in [&output, &summary, &proj.join(".slipway/state.json")] {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            assert!(!text.contains(secret), "{}:\n{text}", f.display());
+        }
+    };
+
+    let r = build(pass);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Debug logging was on: there was something to leak into.
+    assert!(r.stderr.lines().count() > 5, "{}", r.stderr);
+    check(&r, pass);
+
+    // A wrong password: refused by the registry (401) and reported, still masked.
+    let wrong = "Wr0ng-passw0rd-4-masking";
+    let r = build(wrong);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("401") || r.stderr.contains("unauthorized"),
+        "{}",
+        r.stderr
+    );
+    check(&r, wrong);
+}
