@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{build_cmd, copy_example, read_json, run, tool_ok};
-use slipway_test::{Registry, sha256_digest, tool};
+use slipway_test::{Registry, check_jsonschema, sha256_digest, state_schema, tool};
 
 fn index_digest(ex: &Path, image: &str) -> String {
     let state = read_json(&ex.join(".slipway/state.json"));
@@ -100,6 +100,9 @@ fn go_image_for_three_platforms_is_read_by_skopeo_umoci_trivy_and_a_registry() {
         sha256_digest(&std::fs::read(&bin).unwrap())
     );
     assert_eq!(state["steps"][0]["step"], "build");
+    // The independent JSON Schema validator accepts the state file a real build wrote.
+    let (ok, out) = check_jsonschema(&state_schema(), &ex.join(".slipway/state.json"));
+    assert!(ok, "check-jsonschema: {out}");
 
     // Trivy finds the Go module of the binary.
     let cache = dir.path().join("trivy-cache");
@@ -1409,6 +1412,9 @@ fn registry_base_is_pulled_for_the_platforms_built_and_an_unreachable_one_exits_
         ours["annotations"]["org.opencontainers.image.base.name"],
         base_ref
     );
+    // A state with a registry base (name and digest) is valid for the independent validator.
+    let (ok, report) = check_jsonschema(&state_schema(), &proj.join(".slipway/state.json"));
+    assert!(ok, "check-jsonschema: {report}");
     let layer = base_manifest["layers"][0]["digest"].as_str().unwrap();
     let bytes = std::fs::read(
         out.join("blobs/sha256")
