@@ -215,7 +215,7 @@ fn validate_good_file_and_json_output() {
 }
 
 #[test]
-fn real_state_file_passes_check_jsonschema() {
+fn merged_state_file_passes_check_jsonschema() {
     let dir = tempfile::tempdir().unwrap();
     let a = write_state(
         &dir.path().join("a.json"),
