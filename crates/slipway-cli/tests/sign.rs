@@ -664,7 +664,7 @@ fn attestations_from_state_in_simulated_github_actions() {
     // The provenance names the machine that signed (unverified: no runner policy), not the
     // runner record an earlier step left in the state.
     let here = run(cmd("slipway", dir.path()).args(["--output-format", "json", "runner", "fingerprint"]));
-    let here: serde_json::Value = serde_json::from_str(&here.stdout).unwrap();
+    let here: Value = serde_json::from_str(&here.stdout).unwrap();
     let recorded = &p["runDetails"]["byproducts"][0]["digest"]["sha256"];
     assert_eq!(format!("sha256:{}", recorded.as_str().unwrap()), here["fingerprint"].as_str().unwrap());
     assert_ne!(recorded, &fingerprint.hex());
