@@ -4,7 +4,6 @@
 //! checks a release (against a local server) or builds from source; its run step sets
 //! `verdict` on a failing gate and fails.
 
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -97,9 +96,9 @@ fn unpinned(uses: &str) -> Option<String> {
         return None;
     }
     if let Some(image) = uses.strip_prefix("docker://") {
-        let ok = image.split_once("@sha256:").is_some_and(|(_, h)| {
-            h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())
-        });
+        let ok = image
+            .split_once("@sha256:")
+            .is_some_and(|(_, h)| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
         return (!ok).then(|| format!("{uses}: a Docker image not pinned by digest"));
     }
     match uses.rsplit_once('@') {
@@ -142,14 +141,21 @@ fn remote_actions_are_pinned_to_commit_shas() {
     ] {
         assert!(unpinned(bad).is_some(), "{bad} passed");
     }
-    assert_eq!(unpinned("github/codeql-action/upload-sarif@5d4e8d1aca955e8d8589aabd499c5cae939e33c7"), None);
+    assert_eq!(
+        unpinned("github/codeql-action/upload-sarif@5d4e8d1aca955e8d8589aabd499c5cae939e33c7"),
+        None
+    );
 }
 
 /// The slipway commands a job's steps run through the action (`command` and its `args`).
 fn slipway_steps<'a>(steps: &[&'a Value]) -> Vec<(&'a str, &'a str)> {
     steps
         .iter()
-        .filter(|s| s["uses"].as_str().is_some_and(|u| u == "./" || u.starts_with("slipway-dev/slipway@")))
+        .filter(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u == "./" || u.starts_with("slipway-dev/slipway@"))
+        })
         .map(|s| {
             (
                 s["with"]["command"].as_str().unwrap_or(""),
@@ -167,23 +173,43 @@ fn permission_problems(doc: &Value) -> Vec<String> {
         Value::Object(m) => {
             for (k, v) in m {
                 if v != "read" {
-                    why.push(format!("top-level permissions grant {k}: {}", v.as_str().unwrap_or("?")));
+                    why.push(format!(
+                        "top-level permissions grant {k}: {}",
+                        v.as_str().unwrap_or("?")
+                    ));
                 }
             }
         }
         Value::String(s) if s == "read-all" => {}
-        other => why.push(format!("top-level permissions must be {{}} or read-only, not {other}")),
+        other => why.push(format!(
+            "top-level permissions must be {{}} or read-only, not {other}"
+        )),
     }
     for (name, job) in doc["jobs"].as_object().into_iter().flatten() {
         let steps: Vec<&Value> = job["steps"].as_array().into_iter().flatten().collect();
         let slipway = slipway_steps(&steps);
-        let runs = |needle: &str| steps.iter().any(|s| s["run"].as_str().is_some_and(|r| r.contains(needle)));
-        let uses = |prefix: &str| steps.iter().any(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(prefix)));
+        let runs = |needle: &str| {
+            steps
+                .iter()
+                .any(|s| s["run"].as_str().is_some_and(|r| r.contains(needle)))
+        };
+        let uses = |prefix: &str| {
+            steps
+                .iter()
+                .any(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(prefix)))
+        };
         let cross_run_download = steps.iter().any(|s| {
-            s["uses"].as_str().is_some_and(|u| u.starts_with("actions/download-artifact@")) && s["with"]["run-id"].is_string()
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/download-artifact@"))
+                && s["with"]["run-id"].is_string()
         });
-        let keyless = slipway.iter().any(|(c, a)| *c == "sign" && !a.contains("--key"));
-        let ships = slipway.iter().any(|(c, _)| matches!(*c, "push" | "promote"));
+        let keyless = slipway
+            .iter()
+            .any(|(c, a)| *c == "sign" && !a.contains("--key"));
+        let ships = slipway
+            .iter()
+            .any(|(c, _)| matches!(*c, "push" | "promote"));
         let sarif_upload = uses("github/codeql-action/upload-sarif@");
         let Some(perms) = job["permissions"].as_object() else {
             why.push(format!("job {name}: no permissions of its own"));
@@ -199,7 +225,10 @@ fn permission_problems(doc: &Value) -> Vec<String> {
                 _ => false,
             };
             if !needed {
-                why.push(format!("job {name}: {k}: {} is not needed by its steps", v.as_str().unwrap_or("?")));
+                why.push(format!(
+                    "job {name}: {k}: {} is not needed by its steps",
+                    v.as_str().unwrap_or("?")
+                ));
             }
         }
         let has = |k: &str, v: &str| perms.get(k).is_some_and(|x| x == v);
@@ -207,10 +236,14 @@ fn permission_problems(doc: &Value) -> Vec<String> {
             why.push(format!("job {name}: pushes without packages: write"));
         }
         if keyless && !has("id-token", "write") {
-            why.push(format!("job {name}: signs keylessly without id-token: write"));
+            why.push(format!(
+                "job {name}: signs keylessly without id-token: write"
+            ));
         }
         if sarif_upload && !has("security-events", "write") {
-            why.push(format!("job {name}: uploads SARIF without security-events: write"));
+            why.push(format!(
+                "job {name}: uploads SARIF without security-events: write"
+            ));
         }
         // A SARIF file written is a SARIF file uploaded, or the workflow claims what it does not do.
         for (_, args) in &slipway {
@@ -219,11 +252,15 @@ fn permission_problems(doc: &Value) -> Vec<String> {
                 if a == "--sarif" {
                     let file = it.next().unwrap_or("");
                     let uploaded = steps.iter().any(|s| {
-                        s["uses"].as_str().is_some_and(|u| u.starts_with("github/codeql-action/upload-sarif@"))
+                        s["uses"]
+                            .as_str()
+                            .is_some_and(|u| u.starts_with("github/codeql-action/upload-sarif@"))
                             && s["with"]["sarif_file"] == file
                     });
                     if !uploaded {
-                        why.push(format!("job {name}: writes SARIF {file} but never uploads it"));
+                        why.push(format!(
+                            "job {name}: writes SARIF {file} but never uploads it"
+                        ));
                     }
                 }
             }
@@ -333,7 +370,13 @@ struct Install {
     github_path: String,
 }
 
-fn install(dir: &Path, version: &str, base: &str, path_prefix: Option<&Path>, os_arch: (&str, &str)) -> Install {
+fn install(
+    dir: &Path,
+    version: &str,
+    base: &str,
+    path_prefix: Option<&Path>,
+    os_arch: (&str, &str),
+) -> Install {
     let temp = tempfile::tempdir_in(dir).unwrap().keep();
     let github_path = temp.join("github_path");
     let path = match path_prefix {
@@ -356,7 +399,11 @@ fn install(dir: &Path, version: &str, base: &str, path_prefix: Option<&Path>, os
         .unwrap();
     Install {
         code: out.status.code().unwrap(),
-        log: format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        log: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
         github_path: std::fs::read_to_string(&github_path).unwrap_or_default(),
         temp,
     }
@@ -375,7 +422,11 @@ fn the_action_installs_a_release_only_with_the_right_checksum() {
     std::fs::create_dir_all(&payload).unwrap();
     for bin in ["slipway", "slipway-build"] {
         let p = payload.join(bin);
-        std::fs::write(&p, format!("#!/bin/sh\necho {bin} 0.1.0 from the release\n")).unwrap();
+        std::fs::write(
+            &p,
+            format!("#!/bin/sh\necho {bin} 0.1.0 from the release\n"),
+        )
+        .unwrap();
         let ok = Command::new("chmod").arg("755").arg(&p).status().unwrap();
         assert!(ok.success());
     }
@@ -402,7 +453,10 @@ fn the_action_installs_a_release_only_with_the_right_checksum() {
     let bin = r.temp.join("slipway/bin");
     assert_eq!(r.github_path, format!("{}\n", bin.display()));
     let out = Command::new(bin.join("slipway")).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "slipway 0.1.0 from the release\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "slipway 0.1.0 from the release\n"
+    );
     assert_eq!(
         *rel.asked.lock().unwrap(),
         [format!("/v0.1.0/{file}"), format!("/v0.1.0/{file}.sha256")]
@@ -418,7 +472,10 @@ fn the_action_installs_a_release_only_with_the_right_checksum() {
         let r = install(dir.path(), "0.1.0", &base, None, ("Linux", "X64"));
         assert_ne!(r.code, 0, "{}", String::from_utf8_lossy(&sums));
         assert!(r.log.contains("checksum of"), "{}", r.log);
-        assert!(!r.temp.join("slipway/bin/slipway").exists(), "installed despite the checksum");
+        assert!(
+            !r.temp.join("slipway/bin/slipway").exists(),
+            "installed despite the checksum"
+        );
         assert!(r.github_path.is_empty());
     }
     // A missing release asset (404) fails too; so does a platform without releases.
@@ -427,7 +484,11 @@ fn the_action_installs_a_release_only_with_the_right_checksum() {
     assert!(!r.temp.join("slipway/bin/slipway").exists());
     let r = install(dir.path(), "0.1.0", &base, None, ("Windows", "X64"));
     assert_eq!(r.code, 1, "{}", r.log);
-    assert!(r.log.contains("no slipway release for Windows/X64"), "{}", r.log);
+    assert!(
+        r.log.contains("no slipway release for Windows/X64"),
+        "{}",
+        r.log
+    );
 }
 
 /// `version: source` runs `cargo install --locked` on the action's own checkout. A real build of
@@ -447,8 +508,21 @@ fn the_action_builds_from_source_with_cargo_install_locked() {
         ),
     )
     .unwrap();
-    assert!(Command::new("chmod").arg("755").arg(fake.join("cargo")).status().unwrap().success());
-    let r = install(dir.path(), "source", "http://127.0.0.1:9", Some(&fake), ("Linux", "X64"));
+    assert!(
+        Command::new("chmod")
+            .arg("755")
+            .arg(fake.join("cargo"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let r = install(
+        dir.path(),
+        "source",
+        "http://127.0.0.1:9",
+        Some(&fake),
+        ("Linux", "X64"),
+    );
     assert_eq!(r.code, 0, "{}", r.log);
     let args = std::fs::read_to_string(&record).unwrap();
     let dest = r.temp.join("slipway");
@@ -466,8 +540,16 @@ fn the_action_builds_from_source_with_cargo_install_locked() {
     );
     assert_eq!(r.github_path, format!("{}\n", dest.join("bin").display()));
     // The crate it points at is the CLI, with the binaries the action runs.
-    let manifest = std::fs::read_to_string(repo_root().join("crates/slipway-cli/Cargo.toml")).unwrap();
-    for bin in ["slipway", "slipway-build", "slipway-scan-sbom", "slipway-sign", "slipway-push", "slipway-promote"] {
+    let manifest =
+        std::fs::read_to_string(repo_root().join("crates/slipway-cli/Cargo.toml")).unwrap();
+    for bin in [
+        "slipway",
+        "slipway-build",
+        "slipway-scan-sbom",
+        "slipway-sign",
+        "slipway-push",
+        "slipway-promote",
+    ] {
         assert!(manifest.contains(&format!("name = \"{bin}\"")), "{bin}");
     }
 }
@@ -475,7 +557,10 @@ fn the_action_builds_from_source_with_cargo_install_locked() {
 /// Runs the action's "Run slipway" step in `dir` as the runner would, with the test's binaries
 /// and Trivy on PATH; returns the exit code, the log and the step outputs.
 fn run_step(dir: &Path, command: &str, args: &str) -> (i32, String, BTreeMap<String, String>) {
-    let bins = Path::new(env!("CARGO_BIN_EXE_slipway")).parent().unwrap().to_path_buf();
+    let bins = Path::new(env!("CARGO_BIN_EXE_slipway"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let trivy = tool("trivy").parent().unwrap().to_path_buf();
     let output = dir.join("github_output");
     let _ = std::fs::remove_file(&output);
@@ -484,7 +569,15 @@ fn run_step(dir: &Path, command: &str, args: &str) -> (i32, String, BTreeMap<Str
         .arg(action_script("Run slipway"))
         .current_dir(dir)
         .env_clear()
-        .env("PATH", format!("{}:{}:{}", bins.display(), trivy.display(), std::env::var("PATH").unwrap()))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}:{}",
+                bins.display(),
+                trivy.display(),
+                std::env::var("PATH").unwrap()
+            ),
+        )
         .env("NO_COLOR", "1")
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_OUTPUT", &output)
@@ -508,7 +601,11 @@ fn run_step(dir: &Path, command: &str, args: &str) -> (i32, String, BTreeMap<Str
     }
     (
         out.status.code().unwrap(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
         outputs,
     )
 }
@@ -523,12 +620,20 @@ fn the_action_step_reports_the_verdict_and_fails_with_a_failing_gate() {
             b"#!/bin/sh\necho hi\n"
         };
         std::fs::write(dir.path().join("app-linux-amd64"), content).unwrap();
-        let (c, log, out) = run_step(dir.path(), "build", "--name app --binary app-{os}-{arch} --platform linux/amd64");
+        let (c, log, out) = run_step(
+            dir.path(),
+            "build",
+            "--name app --binary app-{os}-{arch} --platform linux/amd64",
+        );
         assert_eq!(c, 0, "{log}");
         assert!(out["digest"].starts_with("sha256:"), "{out:?}");
         let (c, log, out) = run_step(dir.path(), "scan-sbom", "--scanner trivy --scanners secret");
         assert_eq!(c, code, "{log}");
-        assert_eq!(out.get("verdict").map(String::as_str), Some(verdict), "{out:?}\n{log}");
+        assert_eq!(
+            out.get("verdict").map(String::as_str),
+            Some(verdict),
+            "{out:?}\n{log}"
+        );
     }
     // Arguments are not evaluated by a shell; an unknown command is a usage error.
     let dir = tempfile::tempdir().unwrap();

@@ -134,7 +134,8 @@ fn deep_merge(base: &Value, over: &Value) -> Value {
 
 /// `artifacts:reports` of every job of the template, `extends` resolved: (job, kind, pattern).
 fn declared_reports() -> Vec<(String, String, String)> {
-    let text = std::fs::read_to_string(repo_root().join("ci/gitlab/slipway.gitlab-ci.yml")).unwrap();
+    let text =
+        std::fs::read_to_string(repo_root().join("ci/gitlab/slipway.gitlab-ci.yml")).unwrap();
     let doc: Value = serde_saphyr::from_str(&text).unwrap();
     let jobs = doc.as_object().unwrap();
     let resolve = |job: &Value| -> Value {
@@ -155,7 +156,11 @@ fn declared_reports() -> Vec<(String, String, String)> {
             continue;
         }
         let job = resolve(job);
-        for (kind, files) in job["artifacts"]["reports"].as_object().into_iter().flatten() {
+        for (kind, files) in job["artifacts"]["reports"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
             let files = match files {
                 Value::String(s) => vec![s.clone()],
                 Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
@@ -183,7 +188,10 @@ fn matching(dir: &Path, pattern: &str) -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|f| {
             let n = f.file_name().unwrap().to_string_lossy();
-            f.is_file() && n.starts_with(pre) && n.ends_with(post) && n.len() >= pre.len() + post.len()
+            f.is_file()
+                && n.starts_with(pre)
+                && n.ends_with(post)
+                && n.len() >= pre.len() + post.len()
         })
         .collect();
     v.sort();
@@ -204,33 +212,53 @@ fn container_scanning_schema() -> PathBuf {
         })
         .collect();
     v.sort();
-    v.pop().unwrap_or_else(|| panic!("no container scanning schema in {}", dir.display()))
+    v.pop()
+        .unwrap_or_else(|| panic!("no container scanning schema in {}", dir.display()))
 }
 
 /// Every report the template declares exists after the run and is valid for its kind.
 fn assert_reports(dir: &Path, only: &[&str]) {
     let declared = declared_reports();
     for kind in ["container_scanning", "cyclonedx", "dotenv"] {
-        assert!(declared.iter().any(|(_, k, _)| k == kind), "the template declares no {kind} report: {declared:?}");
+        assert!(
+            declared.iter().any(|(_, k, _)| k == kind),
+            "the template declares no {kind} report: {declared:?}"
+        );
     }
-    for (job, kind, pattern) in declared.iter().filter(|(j, _, _)| only.is_empty() || only.contains(&j.as_str())) {
+    for (job, kind, pattern) in declared
+        .iter()
+        .filter(|(j, _, _)| only.is_empty() || only.contains(&j.as_str()))
+    {
         let files = matching(dir, pattern);
-        assert!(!files.is_empty(), "{job}: reports.{kind} `{pattern}` matched nothing");
+        assert!(
+            !files.is_empty(),
+            "{job}: reports.{kind} `{pattern}` matched nothing"
+        );
         for f in &files {
             match kind.as_str() {
                 "container_scanning" => {
                     let (ok, out) = slipway_test::check_jsonschema(&container_scanning_schema(), f);
-                    assert!(ok, "{job}: {} against the container scanning schema: {out}", f.display());
+                    assert!(
+                        ok,
+                        "{job}: {} against the container scanning schema: {out}",
+                        f.display()
+                    );
                 }
                 "cyclonedx" => {
                     let (ok, out) = slipway_test::validate_cyclonedx(f);
-                    assert!(ok, "{job}: {} is not valid CycloneDX 1.6: {out}", f.display());
+                    assert!(
+                        ok,
+                        "{job}: {} is not valid CycloneDX 1.6: {out}",
+                        f.display()
+                    );
                 }
                 "dotenv" => {
                     let text = std::fs::read_to_string(f).unwrap();
                     assert!(!text.trim().is_empty(), "{job}: {} is empty", f.display());
                     for l in text.lines().filter(|l| !l.is_empty()) {
-                        let (k, _) = l.split_once('=').unwrap_or_else(|| panic!("{job}: `{l}` is not KEY=VALUE"));
+                        let (k, _) = l
+                            .split_once('=')
+                            .unwrap_or_else(|| panic!("{job}: `{l}` is not KEY=VALUE"));
                         assert!(
                             !k.is_empty()
                                 && !k.starts_with(|c: char| c.is_ascii_digit())

@@ -87,7 +87,10 @@ fn merged_single_platform_builds_assemble_the_index_of_one_multi_platform_build(
     let amd64 = build(&src, &d.join("job-amd64"), "linux/amd64", EPOCH);
     let arm64 = build(&src, &d.join("job-arm64"), "linux/arm64", EPOCH);
     let both = build(&src, &d.join("one"), "linux/amd64,linux/arm64", EPOCH);
-    assert!(amd64 != both && arm64 != both, "single-platform indexes differ");
+    assert!(
+        amd64 != both && arm64 != both,
+        "single-platform indexes differ"
+    );
 
     // The fan-in job: a fresh clone with each job's .slipway/ downloaded next to it.
     let fan = d.join("fan-in");
@@ -130,11 +133,20 @@ fn merged_single_platform_builds_assemble_the_index_of_one_multi_platform_build(
     assert_eq!(index_digest(&state), both);
     let s = StateFile::new(&state).read_required().unwrap();
     assert_eq!(s.images["app"].layout.as_deref(), Some(".slipway/oci"));
-    assert!(s.images["app"].platforms.values().all(|p| p.layout.is_none()));
+    assert!(
+        s.images["app"]
+            .platforms
+            .values()
+            .all(|p| p.layout.is_none())
+    );
     // The layout holds the same index as the multi-platform build's, byte for byte, and umoci
     // (which reads layouts on its own) finds both platform manifests in it.
     let blob = |root: &Path, digest: &str| {
-        std::fs::read(root.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).unwrap()
+        std::fs::read(
+            root.join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .unwrap()
     };
     assert_eq!(
         blob(&fan.join(".slipway/oci"), &both),
@@ -143,10 +155,17 @@ fn merged_single_platform_builds_assemble_the_index_of_one_multi_platform_build(
     for platform in ["linux-amd64", "linux-arm64"] {
         let st = Command::new(slipway_test::tool("umoci"))
             .args(["stat", "--image"])
-            .arg(format!("{}:app.{platform}", fan.join(".slipway/oci").display()))
+            .arg(format!(
+                "{}:app.{platform}",
+                fan.join(".slipway/oci").display()
+            ))
             .output()
             .unwrap();
-        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
     }
 
     // Signing recursively and pushing the merged image work; the registry has the index.
@@ -174,10 +193,17 @@ fn merged_single_platform_builds_assemble_the_index_of_one_multi_platform_build(
         .arg(format!("docker://{repo}:v1"))
         .output()
         .unwrap();
-    assert!(raw.status.success(), "{}", String::from_utf8_lossy(&raw.stderr));
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
     assert_eq!(slipway_test::sha256_digest(&raw.stdout), both);
     let index: Value = serde_json::from_slice(&raw.stdout).unwrap();
-    assert_eq!(index["mediaType"], "application/vnd.oci.image.index.v1+json");
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
     let plats: Vec<String> = index["manifests"]
         .as_array()
         .unwrap()
@@ -199,7 +225,11 @@ fn merged_single_platform_builds_assemble_the_index_of_one_multi_platform_build(
             .arg(format!("docker://{repo}:{tag}"))
             .output()
             .unwrap();
-        assert!(sig.status.success(), "{tag}: {}", String::from_utf8_lossy(&sig.stderr));
+        assert!(
+            sig.status.success(),
+            "{tag}: {}",
+            String::from_utf8_lossy(&sig.stderr)
+        );
     }
 }
 
@@ -223,13 +253,16 @@ fn assembling_refuses_builds_of_different_runs_and_missing_layouts() {
     ]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("different annotations") && r.stderr.contains("org.opencontainers.image.created"),
+        r.stderr.contains("different annotations")
+            && r.stderr.contains("org.opencontainers.image.created"),
         "{}",
         r.stderr
     );
     let nothing = |dir: &Path| {
         // The failure is logged in the state's steps; no image, no layout.
-        let s = StateFile::new(dir.join(".slipway/state.json")).read_required().unwrap();
+        let s = StateFile::new(dir.join(".slipway/state.json"))
+            .read_required()
+            .unwrap();
         assert!(s.images.is_empty(), "{:?}", s.images);
         assert!(!dir.join(".slipway/oci").exists());
     };
@@ -238,7 +271,11 @@ fn assembling_refuses_builds_of_different_runs_and_missing_layouts() {
     // Only the state downloaded, not the layout: named, with the fix.
     let lone = d.join("lone");
     std::fs::create_dir_all(lone.join("a")).unwrap();
-    std::fs::copy(d.join("job-amd64/.slipway/state.json"), lone.join("a/state.json")).unwrap();
+    std::fs::copy(
+        d.join("job-amd64/.slipway/state.json"),
+        lone.join("a/state.json"),
+    )
+    .unwrap();
     let r = run(cmd("slipway", &lone).args(["state", "merge", "--assemble", "a/state.json"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(

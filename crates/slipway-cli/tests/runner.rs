@@ -34,7 +34,14 @@ const CPU: &str = "Test CPU 3000";
 /// case, MACs without colons, the TPM key as the kernel prints it and as plain hex.
 fn raw_values() -> Vec<String> {
     let mut v = Vec::new();
-    for s in [UUID, SERIAL, MACHINE_ID, DISK_SERIAL, OTHER_DISK_SERIAL, CPU] {
+    for s in [
+        UUID,
+        SERIAL,
+        MACHINE_ID,
+        DISK_SERIAL,
+        OTHER_DISK_SERIAL,
+        CPU,
+    ] {
         v.push(s.to_owned());
         v.push(s.to_ascii_lowercase());
         v.push(s.to_ascii_uppercase());
@@ -168,12 +175,22 @@ fn fingerprint(dir: &Path, root: Option<&Path>) -> Value {
         }
         let r = run(&mut c);
         assert_eq!(r.code, 0, "{}", r.stderr);
-        assert_no_raw("fingerprint output", format!("{}{}", r.stdout, r.stderr).as_bytes());
+        assert_no_raw(
+            "fingerprint output",
+            format!("{}{}", r.stdout, r.stderr).as_bytes(),
+        );
         r
     };
     let human = go(false);
     let v: Value = serde_json::from_str(&go(true).stdout).unwrap();
-    assert!(human.stdout.starts_with(&format!("fingerprint {}\n", v["fingerprint"].as_str().unwrap())), "{}", human.stdout);
+    assert!(
+        human.stdout.starts_with(&format!(
+            "fingerprint {}\n",
+            v["fingerprint"].as_str().unwrap()
+        )),
+        "{}",
+        human.stdout
+    );
     v
 }
 
@@ -228,10 +245,16 @@ fn fingerprints_are_stable_change_with_the_dmi_uuid_and_never_show_raw_values() 
     // The root disk is the one holding /: another serial on the other disk changes nothing,
     // on sda it changes disk.root.
     w(&copy, "sys/block/nvme0n1/device/serial", "ANOTHER-NVME");
-    assert_eq!(fingerprint(dir.path(), Some(&copy))["components"], fa["components"]);
+    assert_eq!(
+        fingerprint(dir.path(), Some(&copy))["components"],
+        fa["components"]
+    );
     w(&copy, "sys/block/sda/device/serial", "ANOTHER-SDA");
     let changed = fingerprint(dir.path(), Some(&copy));
-    assert_ne!(changed["components"]["disk.root"], fa["components"]["disk.root"]);
+    assert_ne!(
+        changed["components"]["disk.root"],
+        fa["components"]["disk.root"]
+    );
     assert_eq!(changed["components"]["tpm.ek"], fa["components"]["tpm.ek"]);
     // A TPM 2.0 is reported as present, its EK as not read.
     let t2 = dir.path().join("tpm2");
@@ -239,8 +262,20 @@ fn fingerprints_are_stable_change_with_the_dmi_uuid_and_never_show_raw_values() 
     std::fs::remove_file(t2.join("sys/class/tpm/tpm0/device/pubek")).unwrap();
     w(&t2, "sys/class/tpm/tpm0/tpm_version_major", "2");
     let f2 = fingerprint(dir.path(), Some(&t2));
-    assert!(f2["missing"].as_array().unwrap().iter().any(|m| m == "tpm.ek"));
-    assert!(f2["notes"]["tpm.ek"].as_str().unwrap().starts_with("TPM 2.0 present"), "{f2}");
+    assert!(
+        f2["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "tpm.ek")
+    );
+    assert!(
+        f2["notes"]["tpm.ek"]
+            .as_str()
+            .unwrap()
+            .starts_with("TPM 2.0 present"),
+        "{f2}"
+    );
 }
 
 /// `bin args` as uid/gid 65534 with no supplementary groups, in `dir`.
@@ -275,17 +310,39 @@ fn fingerprint_works_unprivileged_and_reports_root_only_components_missing() {
     let r = unprivileged(
         "slipway",
         dir.path(),
-        &["--output-format".as_ref(), "json".as_ref(), "runner".as_ref(), "fingerprint".as_ref(), "--root".as_ref(), t.as_os_str()],
+        &[
+            "--output-format".as_ref(),
+            "json".as_ref(),
+            "runner".as_ref(),
+            "fingerprint".as_ref(),
+            "--root".as_ref(),
+            t.as_os_str(),
+        ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_no_raw("unprivileged fingerprint", r.stdout.as_bytes());
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
-    let missing: Vec<&str> = v["missing"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    let missing: Vec<&str> = v["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
     assert_eq!(missing, ["dmi.product_uuid", "dmi.board_serial"]);
-    assert!(v["notes"]["dmi.board_serial"].as_str().unwrap().contains("not readable"), "{v}");
+    assert!(
+        v["notes"]["dmi.board_serial"]
+            .as_str()
+            .unwrap()
+            .contains("not readable"),
+        "{v}"
+    );
     assert!(v["components"]["machine_id"].is_string() && v["components"]["disk.root"].is_string());
     // This machine, unprivileged: works, whatever it can read.
-    let r = unprivileged("slipway", dir.path(), &["runner".as_ref(), "fingerprint".as_ref()]);
+    let r = unprivileged(
+        "slipway",
+        dir.path(),
+        &["runner".as_ref(), "fingerprint".as_ref()],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
@@ -355,7 +412,11 @@ fn k_of_n_survives_a_swapped_nic_and_environments_are_enforced() {
     policy(dir.path(), &cpu_entry);
     let r = check(dir.path(), &both, "production");
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("cpu component never counts"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cpu component never counts"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -367,20 +428,30 @@ fn min_match_outside_one_to_n_is_refused_at_load() {
     let two = ["machine_id", "nic.eth0"]
         .map(|k| format!("        - {}\n", fa["components"][k].as_str().unwrap()))
         .concat();
-    for (k, needle) in [("0", "outside 1..=2"), ("3", "outside 1..=2"), ("1", "at least 2")] {
+    for (k, needle) in [
+        ("0", "outside 1..=2"),
+        ("3", "outside 1..=2"),
+        ("1", "at least 2"),
+    ] {
         policy(
             dir.path(),
             &format!("    - name: build-01\n      components:\n{two}      min_match: {k}\n"),
         );
         // Any machine — even one matching nothing — would have passed `min_match: 0`.
         let other = dir.path().join("other");
-        tree(&other, "11111111-2222-3333-4444-555555555555", "52:54:00:00:00:01", "52:54:00:00:00:02");
+        tree(
+            &other,
+            "11111111-2222-3333-4444-555555555555",
+            "52:54:00:00:00:01",
+            "52:54:00:00:00:02",
+        );
         w(&other, "etc/machine-id", "ffffffffffffffffffffffffffffffff");
         for root in [&a, &other] {
             let r = check(dir.path(), root, "production");
             assert_eq!(r.code, 2, "min_match {k}: {}", r.stderr);
             assert!(
-                r.stderr.contains("slipway.yaml:7:1: field `runners.allow[0].min_match`")
+                r.stderr
+                    .contains("slipway.yaml:7:1: field `runners.allow[0].min_match`")
                     && r.stderr.contains(needle),
                 "{}",
                 r.stderr
@@ -395,8 +466,15 @@ fn a_machine_whose_fingerprint_identifies_nothing_gets_no_entry_and_is_denied() 
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let cpu_only = dir.path().join("cpu-only");
-    w(&cpu_only, "proc/cpuinfo", &format!("processor\t: 0\nmodel name\t: {CPU}"));
-    for (root, why) in [(&empty, "no component could be read"), (&cpu_only, "only the CPU model")] {
+    w(
+        &cpu_only,
+        "proc/cpuinfo",
+        &format!("processor\t: 0\nmodel name\t: {CPU}"),
+    );
+    for (root, why) in [
+        (&empty, "no component could be read"),
+        (&cpu_only, "only the CPU model"),
+    ] {
         for json in [false, true] {
             let mut c = cmd("slipway", dir.path());
             if json {
@@ -413,7 +491,10 @@ fn a_machine_whose_fingerprint_identifies_nothing_gets_no_entry_and_is_denied() 
                 assert!(r.stdout.is_empty(), "no entry printed: {}", r.stdout);
             }
             let text = format!("{}{}", r.stdout, r.stderr);
-            assert!(text.contains("identifies nothing") && text.contains(why), "{text}");
+            assert!(
+                text.contains("identifies nothing") && text.contains(why),
+                "{text}"
+            );
         }
     }
     // Denied by the check, even with an entry of its very id.
@@ -425,10 +506,18 @@ fn a_machine_whose_fingerprint_identifies_nothing_gets_no_entry_and_is_denied() 
         let c = format!("sha256:{}", hex(&h.finalize()));
         format!("sha256:{}", hex(&Sha256::digest(c.as_bytes())))
     };
-    policy(dir.path(), &format!("    - name: vm\n      fingerprint: {cpu_id}\n"));
+    policy(
+        dir.path(),
+        &format!("    - name: vm\n      fingerprint: {cpu_id}\n"),
+    );
     let r = check(dir.path(), &cpu_only, "production");
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("runner not allowed: this machine's fingerprint identifies nothing"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("runner not allowed: this machine's fingerprint identifies nothing"),
+        "{}",
+        r.stderr
+    );
     // Bootstrap does not register it: nothing is sent, nothing written.
     let api = slipway_test::GithubApi::start(PAT, &["acme"]);
     let r = run(bootstrap(dir.path(), &api, Some(PAT))
@@ -476,7 +565,11 @@ fn runners_present_but_empty_denies_and_a_config_that_cannot_be_read_stops_sign(
         std::fs::write(p.join("slipway.yaml"), text).unwrap();
         let r = sign();
         assert_eq!(r.code, 1, "{text:?}: {}", r.stderr);
-        assert!(r.stderr.contains("runner not allowed") && r.stderr.contains("empty"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("runner not allowed") && r.stderr.contains("empty"),
+            "{}",
+            r.stderr
+        );
         assert_eq!(snapshot(&layout), before, "{text:?}: nothing signed");
     }
     // A slipway.yaml that exists but cannot be read stops the step (exit 2), naming the file.
@@ -484,7 +577,11 @@ fn runners_present_but_empty_denies_and_a_config_that_cannot_be_read_stops_sign(
     std::os::unix::fs::symlink(p.join("policy/gone.yaml"), p.join("slipway.yaml")).unwrap();
     let r = sign();
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("cannot read config file") && r.stderr.contains("slipway.yaml"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot read config file") && r.stderr.contains("slipway.yaml"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(snapshot(&layout), before);
     std::fs::remove_file(p.join("slipway.yaml")).unwrap();
     std::fs::create_dir(p.join("slipway.yaml")).unwrap();
@@ -496,10 +593,18 @@ fn runners_present_but_empty_denies_and_a_config_that_cannot_be_read_stops_sign(
     // otherwise write to.
     std::fs::write(p.join("slipway.yaml"), "runners:\n  allow: []\n").unwrap();
     chmod(&p.join("slipway.yaml"), 0o600);
-    let ok = Command::new("chown").args(["-R", "65534:65534"]).arg(p).status().unwrap();
+    let ok = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(p)
+        .status()
+        .unwrap();
     assert!(ok.success());
     std::os::unix::fs::chown(p.join("slipway.yaml"), Some(0), Some(0)).unwrap();
-    let r = unprivileged("slipway-sign", p, &["--key".as_ref(), "cosign.key".as_ref()]);
+    let r = unprivileged(
+        "slipway-sign",
+        p,
+        &["--key".as_ref(), "cosign.key".as_ref()],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr.contains("cannot read config file") && r.stderr.contains("ermission denied"),
@@ -526,9 +631,17 @@ fn skopeo(args: &[&str]) -> std::process::Output {
 
 /// The in-toto statements of the attestations of `digest` in the layout.
 fn statements(layout: &Path, digest: &str) -> Vec<Value> {
-    let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let name = format!("{}.att", digest.replace(':', "-"));
-    let blob = |d: &str| std::fs::read(layout.join("blobs/sha256").join(d.trim_start_matches("sha256:"))).unwrap();
+    let blob = |d: &str| {
+        std::fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(d.trim_start_matches("sha256:")),
+        )
+        .unwrap()
+    };
     let Some(att) = index["manifests"]
         .as_array()
         .unwrap()
@@ -582,7 +695,12 @@ fn sign_push_and_promote_refuse_on_a_machine_the_policy_does_not_list_and_procee
         assert_eq!(snapshot(&layout), before.1, "{what}: the layout changed");
     };
     let push_args = ["--to", repo.as_str(), "--insecure-registry", host.as_str()];
-    let promote_args = ["--target", prod.as_str(), "--insecure-registry", host.as_str()];
+    let promote_args = [
+        "--target",
+        prod.as_str(),
+        "--insecure-registry",
+        host.as_str(),
+    ];
     let requirements = "promote:\n  require:\n    scan: false\n    signature: false\n";
 
     // Another machine's entry: every step refuses and changes nothing.
@@ -592,19 +710,34 @@ fn sign_push_and_promote_refuse_on_a_machine_the_policy_does_not_list_and_procee
     )
     .unwrap();
     let before = (snapshot(&storage), snapshot(&layout));
-    for (bin, args) in [("slipway-sign", &["--key", "cosign.key"][..]), ("slipway-push", &push_args[..]), ("slipway-promote", &promote_args[..])] {
+    for (bin, args) in [
+        ("slipway-sign", &["--key", "cosign.key"][..]),
+        ("slipway-push", &push_args[..]),
+        ("slipway-promote", &promote_args[..]),
+    ] {
         let r = step(&mut log, bin, Some("staging"), args);
         assert_eq!(r.code, 1, "{bin}: {}", r.stderr);
-        assert!(r.stderr.contains("runner not allowed"), "{bin}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("runner not allowed"),
+            "{bin}: {}",
+            r.stderr
+        );
         unchanged(&before, bin);
     }
 
     // This machine, for staging only.
     let fp = fingerprint(p, Some(&machine));
     let fp_id = fp["fingerprint"].as_str().unwrap().to_owned();
-    let allowed = format!("{requirements}runners:\n  allow:\n    - name: build-01\n      fingerprint: {fp_id}\n      environments: [staging]\n");
+    let allowed = format!(
+        "{requirements}runners:\n  allow:\n    - name: build-01\n      fingerprint: {fp_id}\n      environments: [staging]\n"
+    );
     std::fs::write(p.join("slipway.yaml"), &allowed).unwrap();
-    let r = step(&mut log, "slipway-sign", Some("staging"), &["--key", "cosign.key"]);
+    let r = step(
+        &mut log,
+        "slipway-sign",
+        Some("staging"),
+        &["--key", "cosign.key"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     // The environment the push acts for (and tags) is the one checked, whatever
     // SLIPWAY_ENVIRONMENT says.
@@ -613,18 +746,40 @@ fn sign_push_and_promote_refuse_on_a_machine_the_policy_does_not_list_and_procee
     bypass.extend(["--environment", "production"]);
     let r = step(&mut log, "slipway-push", Some("staging"), &bypass);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("runner not allowed") && r.stderr.contains("environment production"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("runner not allowed") && r.stderr.contains("environment production"),
+        "{}",
+        r.stderr
+    );
     unchanged(&before, "push --environment production");
     let r = step(&mut log, "slipway-push", Some("staging"), &push_args);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let state = StateFile::new(p.join(".slipway/state.json")).read_required().unwrap();
+    let state = StateFile::new(p.join(".slipway/state.json"))
+        .read_required()
+        .unwrap();
     let pushed = state.pushes.last().unwrap().digest.to_string();
-    let inspect = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{repo}:staging")]);
-    assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
+    let inspect = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{repo}:staging"),
+    ]);
+    assert!(
+        inspect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
     assert_eq!(slipway_test::sha256_digest(&inspect.stdout), pushed);
     let last = state.runners.last().unwrap();
     assert_eq!(last.fingerprint.to_string(), fp_id);
-    assert_eq!((last.allowed, last.entry.as_deref(), last.environment.as_deref()), (Some(true), Some("build-01"), Some("staging")));
+    assert_eq!(
+        (
+            last.allowed,
+            last.entry.as_deref(),
+            last.environment.as_deref()
+        ),
+        (Some(true), Some("build-01"), Some("staging"))
+    );
     assert!(state.runners.iter().any(|r| r.allowed == Some(false)));
 
     // The SLSA provenance of the signed image carries the fingerprint and this step's verdict.
@@ -641,18 +796,42 @@ fn sign_push_and_promote_refuse_on_a_machine_the_policy_does_not_list_and_procee
     );
 
     // Promote: allowed here (staging), it lands.
-    let r = step(&mut log, "slipway-promote", Some("staging"), &[&promote_args[..], &["-t", "v1"]].concat());
+    let r = step(
+        &mut log,
+        "slipway-promote",
+        Some("staging"),
+        &[&promote_args[..], &["-t", "v1"]].concat(),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let promoted = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{prod}:v1")]);
-    assert!(promoted.status.success(), "{}", String::from_utf8_lossy(&promoted.stderr));
+    let promoted = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{prod}:v1"),
+    ]);
+    assert!(
+        promoted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&promoted.stderr)
+    );
     assert_eq!(slipway_test::sha256_digest(&promoted.stdout), pushed);
     // For production (not in the entry) promote and its rollback refuse, changing nothing.
     let before = (snapshot(&storage), snapshot(&layout));
-    let r = step(&mut log, "slipway-promote", Some("production"), &[&promote_args[..], &["-t", "v2"]].concat());
+    let r = step(
+        &mut log,
+        "slipway-promote",
+        Some("production"),
+        &[&promote_args[..], &["-t", "v2"]].concat(),
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("runner not allowed"), "{}", r.stderr);
     unchanged(&before, "promote for production");
-    let r = step(&mut log, "slipway-promote", Some("production"), &["--rollback", "--insecure-registry", host.as_str()]);
+    let r = step(
+        &mut log,
+        "slipway-promote",
+        Some("production"),
+        &["--rollback", "--insecure-registry", host.as_str()],
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("runner not allowed"), "{}", r.stderr);
     unchanged(&before, "promote --rollback for production");
@@ -660,8 +839,14 @@ fn sign_push_and_promote_refuse_on_a_machine_the_policy_does_not_list_and_procee
     // No raw serial, UUID, MAC, disk serial or TPM key in any output, the state, the layout or
     // the registry.
     assert_no_raw("the outputs of every step", &log);
-    assert!(assert_no_raw_in_tree(&p.join(".slipway")) > 10, "the state and the layout were read");
-    assert!(assert_no_raw_in_tree(&storage) > 10, "the registry storage was read");
+    assert!(
+        assert_no_raw_in_tree(&p.join(".slipway")) > 10,
+        "the state and the layout were read"
+    );
+    assert!(
+        assert_no_raw_in_tree(&storage) > 10,
+        "the registry storage was read"
+    );
 }
 
 #[test]
@@ -675,18 +860,40 @@ fn a_broken_policy_stops_sign_and_push_with_exit_2_and_they_do_nothing() {
     let storage = reg.storage_dir();
     let layout = p.join(".slipway/oci");
     let state = p.join(".slipway/state.json");
-    let before = (snapshot(&storage), snapshot(&layout), std::fs::read(&state).unwrap());
-    let push = vec!["--to".to_owned(), format!("{host}/bound/app"), "--insecure-registry".into(), host.clone()];
-    let promote = vec!["--target".to_owned(), format!("{host}/prod/app"), "--insecure-registry".into(), host.clone()];
+    let before = (
+        snapshot(&storage),
+        snapshot(&layout),
+        std::fs::read(&state).unwrap(),
+    );
+    let push = vec![
+        "--to".to_owned(),
+        format!("{host}/bound/app"),
+        "--insecure-registry".into(),
+        host.clone(),
+    ];
+    let promote = vec![
+        "--target".to_owned(),
+        format!("{host}/prod/app"),
+        "--insecure-registry".into(),
+        host.clone(),
+    ];
     let sign = vec!["--key".to_owned(), "cosign.key".into()];
-    for (bin, args) in [("slipway-sign", sign), ("slipway-push", push), ("slipway-promote", promote)] {
+    for (bin, args) in [
+        ("slipway-sign", sign),
+        ("slipway-push", push),
+        ("slipway-promote", promote),
+    ] {
         let r = run(cmd(bin, p).env("SLIPWAY_PASSWORD", "pw").args(&args));
         // docs/runners.md: an unreadable slipway.yaml stops every step with exit 2, naming the
         // file and the place.
         assert_eq!(r.code, 2, "{bin}: {}", r.stderr);
         assert!(r.stderr.contains("slipway.yaml:2:"), "{bin}: {}", r.stderr);
         assert_eq!(
-            (snapshot(&storage), snapshot(&layout), std::fs::read(&state).unwrap()),
+            (
+                snapshot(&storage),
+                snapshot(&layout),
+                std::fs::read(&state).unwrap()
+            ),
             before,
             "{bin} changed something"
         );
@@ -695,11 +902,7 @@ fn a_broken_policy_stops_sign_and_push_with_exit_2_and_they_do_nothing() {
 
 const PAT: &str = "github_pat_11ABCDEFG0123456789_testtokenvalue";
 
-fn bootstrap(
-    dir: &Path,
-    api: &slipway_test::GithubApi,
-    token: Option<&str>,
-) -> Command {
+fn bootstrap(dir: &Path, api: &slipway_test::GithubApi, token: Option<&str>) -> Command {
     let mut c = cmd("slipway", dir);
     c.args(["runner", "bootstrap", "--api-url", &api.url()]);
     if let Some(t) = token {
@@ -742,8 +945,14 @@ fn bootstrap_requests_a_registration_token_and_writes_the_runner_setup_without_p
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let reg = api.registration_token();
     assert_no_secret(&r, &[PAT, &reg]);
-    assert_no_raw("bootstrap output", format!("{}{}", r.stdout, r.stderr).as_bytes());
-    assert_eq!(assert_no_raw_in_tree(&dir.path().join(".slipway/runner")), 4);
+    assert_no_raw(
+        "bootstrap output",
+        format!("{}{}", r.stdout, r.stderr).as_bytes(),
+    );
+    assert_eq!(
+        assert_no_raw_in_tree(&dir.path().join(".slipway/runner")),
+        4
+    );
 
     // The right endpoint, auth header, GitHub's media type and API version; no body.
     let reqs = api.requests();
@@ -903,7 +1112,10 @@ fn bootstrap_jit_for_an_organisation_sends_name_group_labels_and_work_folder() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let jit = api.encoded_jit_config();
     assert_no_secret(&r, &[PAT, &jit]);
-    assert_no_raw("bootstrap JSON output", format!("{}{}", r.stdout, r.stderr).as_bytes());
+    assert_no_raw(
+        "bootstrap JSON output",
+        format!("{}{}", r.stdout, r.stderr).as_bytes(),
+    );
     assert_eq!(assert_no_raw_in_tree(&dir.path().join("jit")), 3);
 
     let reqs = api.requests();
@@ -1074,20 +1286,40 @@ fn bootstrap_registers_with_an_organisation_and_jit_with_a_repository() {
     // A registration token for the organisation: its endpoint, no body, config.sh pointed at
     // the organisation.
     let r = run(bootstrap(dir.path(), &api, Some(PAT))
-        .args(["--org", "acme", "--server-url", "https://github.com", "--out", "org", "--root"])
+        .args([
+            "--org",
+            "acme",
+            "--server-url",
+            "https://github.com",
+            "--out",
+            "org",
+            "--root",
+        ])
         .arg(&root));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let reg = api.registration_token();
     assert_no_secret(&r, &[PAT, &reg]);
-    assert_no_raw("bootstrap --org output", format!("{}{}", r.stdout, r.stderr).as_bytes());
+    assert_no_raw(
+        "bootstrap --org output",
+        format!("{}{}", r.stdout, r.stderr).as_bytes(),
+    );
     let reqs = api.requests();
     assert_eq!(reqs.len(), 1, "{reqs:?}");
-    assert_eq!((reqs[0].method.as_str(), reqs[0].path.as_str()), ("POST", "/orgs/acme/actions/runners/registration-token"));
-    assert_eq!(reqs[0].header("authorization"), Some(format!("Bearer {PAT}").as_str()));
+    assert_eq!(
+        (reqs[0].method.as_str(), reqs[0].path.as_str()),
+        ("POST", "/orgs/acme/actions/runners/registration-token")
+    );
+    assert_eq!(
+        reqs[0].header("authorization"),
+        Some(format!("Bearer {PAT}").as_str())
+    );
     assert_eq!(reqs[0].header("x-github-api-version"), Some("2022-11-28"));
     assert!(reqs[0].json().is_null());
     let script = std::fs::read_to_string(dir.path().join("org/configure.sh")).unwrap();
-    assert!(script.contains("https://github.com/acme") && !script.contains("https://github.com/acme/"), "{script}");
+    assert!(
+        script.contains("https://github.com/acme") && !script.contains("https://github.com/acme/"),
+        "{script}"
+    );
     assert!(script.contains(&format!("slipway-fp-{short}")), "{script}");
     assert_eq!(
         std::fs::read_to_string(dir.path().join("org/actions-runner.env")).unwrap(),
@@ -1096,24 +1328,51 @@ fn bootstrap_registers_with_an_organisation_and_jit_with_a_repository() {
 
     // A JIT config for a repository: its endpoint and the documented body.
     let r = run(bootstrap(dir.path(), &api, Some(PAT))
-        .args(["--output-format", "json", "--repo", "acme/app", "--jit", "--label", "arm", "--out", "repo-jit", "--root"])
+        .args([
+            "--output-format",
+            "json",
+            "--repo",
+            "acme/app",
+            "--jit",
+            "--label",
+            "arm",
+            "--out",
+            "repo-jit",
+            "--root",
+        ])
         .arg(&root));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let jit = api.encoded_jit_config();
     assert_no_secret(&r, &[PAT, &jit]);
     let reqs = api.requests();
     assert_eq!(reqs.len(), 2);
-    assert_eq!(reqs[1].path, "/repos/acme/app/actions/runners/generate-jitconfig");
+    assert_eq!(
+        reqs[1].path,
+        "/repos/acme/app/actions/runners/generate-jitconfig"
+    );
     let body = reqs[1].json();
     assert_eq!(body["name"], format!("runner-{short}"));
     assert_eq!(body["runner_group_id"], 1);
     assert_eq!(body["work_folder"], "_work");
-    let labels: Vec<&str> = body["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
-    for l in ["self-hosted", "slipway", &format!("slipway-fp-{short}"), "arm"] {
+    let labels: Vec<&str> = body["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    for l in [
+        "self-hosted",
+        "slipway",
+        &format!("slipway-fp-{short}"),
+        "arm",
+    ] {
         assert!(labels.contains(&l), "{l} in {labels:?}");
     }
     let out: Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!((out["mode"].as_str(), out["scope"].as_str()), (Some("jit"), Some("acme/app")));
+    assert_eq!(
+        (out["mode"].as_str(), out["scope"].as_str()),
+        (Some("jit"), Some("acme/app"))
+    );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("repo-jit/actions-runner.env")).unwrap(),
         format!("ACTIONS_RUNNER_INPUT_JITCONFIG={jit}\n")

@@ -235,7 +235,11 @@ fn field_line(text: &str, field: &str) -> u64 {
         } else {
             let key = format!("{seg}:");
             // The key may sit on the item's own line (`- name: x`).
-            if lines[at].trim_start().trim_start_matches("- ").starts_with(&key) {
+            if lines[at]
+                .trim_start()
+                .trim_start_matches("- ")
+                .starts_with(&key)
+            {
                 Some(at)
             } else {
                 below
@@ -370,7 +374,12 @@ mod tests {
 
     #[test]
     fn runners_present_but_empty_is_a_policy_that_allows_nothing() {
-        for text in ["runners:\n", "runners: null\n", "runners: {}\n", "runners:\n  allow: []\n"] {
+        for text in [
+            "runners:\n",
+            "runners: null\n",
+            "runners: {}\n",
+            "runners:\n  allow: []\n",
+        ] {
             let c = parse(text, &p()).unwrap();
             assert_eq!(c.runners, Some(crate::RunnersConfig::default()), "{text:?}");
         }
@@ -380,7 +389,9 @@ mod tests {
     #[test]
     fn min_match_outside_one_to_n_is_refused_naming_the_field_and_line() {
         let entry = |extra: &str| {
-            format!("version: 1\nrunners:\n  allow:\n    - name: ok\n      fingerprint: {H1}\n    - name: bad\n      components:\n        - {H1}\n        - {H2}\n{extra}")
+            format!(
+                "version: 1\nrunners:\n  allow:\n    - name: ok\n      fingerprint: {H1}\n    - name: bad\n      components:\n        - {H1}\n        - {H2}\n{extra}"
+            )
         };
         for (extra, needle) in [
             ("      min_match: 0\n", "outside 1..=2"),
@@ -398,7 +409,9 @@ mod tests {
         }
         assert!(parse(&entry("      min_match: 2\n"), &p()).is_ok());
         // One component: 1 of 1 is allowed (and all there is).
-        let one = format!("runners:\n  allow:\n    - name: one\n      components: [{H1}]\n      min_match: 1\n");
+        let one = format!(
+            "runners:\n  allow:\n    - name: one\n      components: [{H1}]\n      min_match: 1\n"
+        );
         assert!(parse(&one, &p()).is_ok());
     }
 
@@ -406,15 +419,31 @@ mod tests {
     fn runner_entries_that_could_never_mean_anything_are_refused() {
         for (body, field, needle) in [
             ("    - name: x\n", "runners.allow[0]", "neither"),
-            ("    - name: x\n      fingerprint: sha256:abc\n", "runners.allow[0].fingerprint", "not a fingerprint"),
+            (
+                "    - name: x\n      fingerprint: sha256:abc\n",
+                "runners.allow[0].fingerprint",
+                "not a fingerprint",
+            ),
             (
                 "    - name: x\n      fingerprint: sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n",
                 "runners.allow[0].fingerprint",
                 "no component could be read",
             ),
-            ("    - name: x\n      components:\n        - nope\n", "runners.allow[0].components[0]", "not a component hash"),
-            ("    - name: x\n      fingerprint: FP\n      min_match: 1\n", "runners.allow[0].min_match", "without components"),
-            ("    - name: x\n      fingerprint: FP\n      steps: [sign, deploy]\n", "runners.allow[0].steps[1]", "`deploy`"),
+            (
+                "    - name: x\n      components:\n        - nope\n",
+                "runners.allow[0].components[0]",
+                "not a component hash",
+            ),
+            (
+                "    - name: x\n      fingerprint: FP\n      min_match: 1\n",
+                "runners.allow[0].min_match",
+                "without components",
+            ),
+            (
+                "    - name: x\n      fingerprint: FP\n      steps: [sign, deploy]\n",
+                "runners.allow[0].steps[1]",
+                "`deploy`",
+            ),
         ] {
             let text = format!("runners:\n  allow:\n{}", body.replace("FP", H1));
             let msg = parse(&text, &p()).unwrap_err().to_string();
@@ -428,13 +457,21 @@ mod tests {
     fn a_config_that_exists_but_cannot_be_read_is_an_error_not_no_config() {
         let dir = tempfile::tempdir().unwrap();
         // A dangling symlink at the default name.
-        std::os::unix::fs::symlink(dir.path().join("gone.yaml"), dir.path().join("slipway.yaml")).unwrap();
-        let found = find(None, dir.path()).unwrap().expect("the symlink is found");
+        std::os::unix::fs::symlink(
+            dir.path().join("gone.yaml"),
+            dir.path().join("slipway.yaml"),
+        )
+        .unwrap();
+        let found = find(None, dir.path())
+            .unwrap()
+            .expect("the symlink is found");
         assert!(matches!(load(Some(&found)), Err(ConfigError::Read { .. })));
         std::fs::remove_file(dir.path().join("slipway.yaml")).unwrap();
         // A directory at the default name.
         std::fs::create_dir(dir.path().join("slipway.yaml")).unwrap();
-        let found = find(None, dir.path()).unwrap().expect("the directory is found");
+        let found = find(None, dir.path())
+            .unwrap()
+            .expect("the directory is found");
         assert!(matches!(load(Some(&found)), Err(ConfigError::Read { .. })));
     }
 }

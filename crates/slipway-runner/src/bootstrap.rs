@@ -560,15 +560,39 @@ mod tests {
 
     #[test]
     fn the_allow_entry_leaves_out_the_cpu_and_needs_two_of_several() {
-        let three = fp(&[("cpu", "c"), ("machine_id", "m"), ("nic.eth0", "a"), ("disk.root", "d")]);
+        let three = fp(&[
+            ("cpu", "c"),
+            ("machine_id", "m"),
+            ("nic.eth0", "a"),
+            ("disk.root", "d"),
+        ]);
         let e = allow_entry(&three, "r").unwrap();
         assert!(!e.contains(&three.components["cpu"]), "{e}");
-        assert!(e.contains("  # machine_id\n") && e.ends_with("      min_match: 2\n"), "{e}");
+        assert!(
+            e.contains("  # machine_id\n") && e.ends_with("      min_match: 2\n"),
+            "{e}"
+        );
         let two = fp(&[("cpu", "c"), ("machine_id", "m"), ("nic.eth0", "a")]);
-        assert!(allow_entry(&two, "r").unwrap().ends_with("      min_match: 2\n"));
+        assert!(
+            allow_entry(&two, "r")
+                .unwrap()
+                .ends_with("      min_match: 2\n")
+        );
         let one = fp(&[("cpu", "c"), ("machine_id", "m")]);
-        assert!(allow_entry(&one, "r").unwrap().ends_with("      min_match: 1\n"));
-        assert!(allow_entry(&fp(&[("cpu", "c")]), "r").unwrap_err().contains("only the CPU"));
-        assert!(allow_entry(&fp(&[]), "r").unwrap_err().contains("no component could be read"));
+        assert!(
+            allow_entry(&one, "r")
+                .unwrap()
+                .ends_with("      min_match: 1\n")
+        );
+        assert!(
+            allow_entry(&fp(&[("cpu", "c")]), "r")
+                .unwrap_err()
+                .contains("only the CPU")
+        );
+        assert!(
+            allow_entry(&fp(&[]), "r")
+                .unwrap_err()
+                .contains("no component could be read")
+        );
     }
 }

@@ -209,7 +209,9 @@ pub fn collect(root: &Path) -> Fingerprint {
         take(
             &mut fp,
             "nic",
-            Err("no physical network interface (one with a device link under sys/class/net)".into()),
+            Err(
+                "no physical network interface (one with a device link under sys/class/net)".into(),
+            ),
         );
     }
     let cpu = std::fs::read_to_string(root.join("proc/cpuinfo"))
@@ -278,9 +280,13 @@ fn disk_of(root: &Path, name: &str, depth: u8) -> Option<String> {
         }
         return Some(name.to_owned());
     }
-    dir_names(root, "sys/block")
-        .into_iter()
-        .find(|d| root.join("sys/block").join(d).join(name).join("partition").exists())
+    dir_names(root, "sys/block").into_iter().find(|d| {
+        root.join("sys/block")
+            .join(d)
+            .join(name)
+            .join("partition")
+            .exists()
+    })
 }
 
 /// The device named by `MAJ:MIN` under `sys/block` (disks and their partitions).
@@ -304,9 +310,12 @@ fn device_by_number(root: &Path, majmin: &str) -> Option<String> {
 /// The device a mount source such as `/dev/nvme0n1p2` or `/dev/mapper/vg-root` names.
 fn device_by_source(root: &Path, source: &str) -> Option<String> {
     if let Some(mapped) = source.strip_prefix("/dev/mapper/") {
-        return dir_names(root, "sys/block")
-            .into_iter()
-            .find(|d| read(root, &format!("sys/block/{d}/dm/name")).ok().as_deref() == Some(mapped));
+        return dir_names(root, "sys/block").into_iter().find(|d| {
+            read(root, &format!("sys/block/{d}/dm/name"))
+                .ok()
+                .as_deref()
+                == Some(mapped)
+        });
     }
     let name = source.strip_prefix("/dev/")?;
     (!name.contains('/')).then(|| name.to_owned())
@@ -364,11 +373,19 @@ fn tpm_ek(root: &Path) -> Result<String, String> {
     Err(match major.as_deref() {
         Some(v) => format!(
             "TPM {v}.x present; its public endorsement key is not readable{} (an owned TPM 1.2 withholds it)",
-            if why.is_empty() { String::new() } else { format!(": {}", why.join("; ")) }
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", why.join("; "))
+            }
         ),
         None => format!(
             "a TPM is present but neither its version nor an endorsement key is readable{}",
-            if why.is_empty() { String::new() } else { format!(": {}", why.join("; ")) }
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", why.join("; "))
+            }
         ),
     })
 }
@@ -423,15 +440,30 @@ mod tests {
                 mkdir(&r, &format!("sys/class/net/{n}/device"));
             }
         }
-        w(&r, "sys/class/dmi/id/product_uuid", "03000200-0400-0500-0006-000700080009");
-        w(&r, "sys/class/dmi/id/board_serial", "To be filled by O.E.M.");
+        w(
+            &r,
+            "sys/class/dmi/id/product_uuid",
+            "03000200-0400-0500-0006-000700080009",
+        );
+        w(
+            &r,
+            "sys/class/dmi/id/board_serial",
+            "To be filled by O.E.M.",
+        );
         let fp = collect(&r);
         let names: Vec<&str> = fp.components.keys().map(String::as_str).collect();
         assert_eq!(names, ["machine_id", "nic.eth0"]);
         assert!(fp.missing.contains(&"dmi.product_uuid".to_owned()));
-        assert!(fp.notes["dmi.board_serial"].contains("placeholder"), "{:?}", fp.notes);
+        assert!(
+            fp.notes["dmi.board_serial"].contains("placeholder"),
+            "{:?}",
+            fp.notes
+        );
         // The MAC is hashed lower-case: the same machine whatever case the kernel prints.
-        assert_eq!(fp.components["nic.eth0"], component_hash("nic.eth0", "52:54:00:12:34:56"));
+        assert_eq!(
+            fp.components["nic.eth0"],
+            component_hash("nic.eth0", "52:54:00:12:34:56")
+        );
     }
 
     #[test]
@@ -448,7 +480,10 @@ mod tests {
         }
         mount_root(&r, "259:2", "/dev/nvme0n1p2");
         let fp = collect(&r);
-        assert_eq!(fp.components["disk.root"], component_hash("disk.root", "NVME-SERIAL"));
+        assert_eq!(
+            fp.components["disk.root"],
+            component_hash("disk.root", "NVME-SERIAL")
+        );
         assert_eq!(fp.notes["disk.root"], "the disk holding / is nvme0n1");
 
         // Root on LVM: the device-mapper device leads to the disk of its slave.
@@ -458,15 +493,24 @@ mod tests {
         w(&r, "sys/block/sda/sda1/dev", "8:1");
         w(&r, "sys/block/sda/sda1/partition", "1");
         mount_root(&r, "253:0", "/dev/mapper/vg-root");
-        assert_eq!(collect(&r).components["disk.root"], component_hash("disk.root", "SDA-SERIAL"));
+        assert_eq!(
+            collect(&r).components["disk.root"],
+            component_hash("disk.root", "SDA-SERIAL")
+        );
         // Btrfs reports an anonymous device number: the mount source names the device.
         mount_root(&r, "0:31", "/dev/mapper/vg-root");
-        assert_eq!(collect(&r).components["disk.root"], component_hash("disk.root", "SDA-SERIAL"));
+        assert_eq!(
+            collect(&r).components["disk.root"],
+            component_hash("disk.root", "SDA-SERIAL")
+        );
         // virtio-blk keeps its serial on the disk itself.
         w(&r, "sys/block/vda/dev", "254:0");
         w(&r, "sys/block/vda/serial", "VIRTIO-SERIAL");
         mount_root(&r, "254:0", "/dev/vda");
-        assert_eq!(collect(&r).components["disk.root"], component_hash("disk.root", "VIRTIO-SERIAL"));
+        assert_eq!(
+            collect(&r).components["disk.root"],
+            component_hash("disk.root", "VIRTIO-SERIAL")
+        );
     }
 
     #[test]
@@ -477,12 +521,20 @@ mod tests {
         mount_root(&r, "0:52", "overlay");
         let fp = collect(&r);
         assert!(!fp.components.contains_key("disk.root"));
-        assert!(fp.notes["disk.root"].contains("not on a block device"), "{:?}", fp.notes);
+        assert!(
+            fp.notes["disk.root"].contains("not on a block device"),
+            "{:?}",
+            fp.notes
+        );
         // A disk without a serial.
         w(&r, "sys/block/vdb/dev", "254:16");
         mount_root(&r, "254:16", "/dev/vdb");
         let fp = collect(&r);
-        assert!(fp.notes["disk.root"].contains("reports no serial"), "{:?}", fp.notes);
+        assert!(
+            fp.notes["disk.root"].contains("reports no serial"),
+            "{:?}",
+            fp.notes
+        );
         // No mountinfo at all.
         std::fs::remove_file(r.join("proc/self/mountinfo")).unwrap();
         assert!(collect(&r).notes["disk.root"].contains("proc/self/mountinfo"));
@@ -514,7 +566,11 @@ mod tests {
         w(&r, "sys/class/tpm/tpm0/tpm_version_major", "2");
         let fp = collect(&r);
         assert!(fp.missing.contains(&"tpm.ek".to_owned()));
-        assert!(fp.notes["tpm.ek"].starts_with("TPM 2.0 present"), "{:?}", fp.notes);
+        assert!(
+            fp.notes["tpm.ek"].starts_with("TPM 2.0 present"),
+            "{:?}",
+            fp.notes
+        );
     }
 
     #[test]
@@ -522,12 +578,25 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let empty = collect(d.path());
         assert!(empty.components.is_empty());
-        assert!(empty.unbindable().unwrap().contains("no component could be read"));
-        w(d.path(), "proc/cpuinfo", "processor\t: 0\nmodel name\t: Test CPU\n");
+        assert!(
+            empty
+                .unbindable()
+                .unwrap()
+                .contains("no component could be read")
+        );
+        w(
+            d.path(),
+            "proc/cpuinfo",
+            "processor\t: 0\nmodel name\t: Test CPU\n",
+        );
         let cpu = collect(d.path());
         assert_eq!(cpu.components.len(), 1);
         assert!(cpu.unbindable().unwrap().contains("only the CPU model"));
-        w(d.path(), "etc/machine-id", "0f8d3c1e6b2a4e9f8c7d6e5f4a3b2c1d");
+        w(
+            d.path(),
+            "etc/machine-id",
+            "0f8d3c1e6b2a4e9f8c7d6e5f4a3b2c1d",
+        );
         assert_eq!(collect(d.path()).unbindable(), None);
     }
 
@@ -538,6 +607,10 @@ mod tests {
         mkdir(&r, "sys/class/dmi/id/board_serial");
         let fp = collect(&r);
         assert!(fp.components.contains_key("machine_id"));
-        assert!(fp.notes["dmi.board_serial"].contains("not readable"), "{:?}", fp.notes);
+        assert!(
+            fp.notes["dmi.board_serial"].contains("not readable"),
+            "{:?}",
+            fp.notes
+        );
     }
 }

@@ -176,16 +176,26 @@ mod tests {
     fn k_of_n_counts_identifying_components_only() {
         let fp = machine(M);
         let four = hashes(&M[1..]);
-        assert_eq!(check(&[entry(four.clone(), Some(3))], &fp, None, "sign"), Decision::Allowed("e".into()));
+        assert_eq!(
+            check(&[entry(four.clone(), Some(3))], &fp, None, "sign"),
+            Decision::Allowed("e".into())
+        );
         // One NIC swapped: 3 of 4.
         let swapped = machine(&[M[0], M[1], M[2], M[3], ("nic.eth1", "z")]);
-        assert!(matches!(check(&[entry(four.clone(), Some(3))], &swapped, None, "sign"), Decision::Allowed(_)));
+        assert!(matches!(
+            check(&[entry(four.clone(), Some(3))], &swapped, None, "sign"),
+            Decision::Allowed(_)
+        ));
         // Both swapped: 2 of 4 is short.
         let both = machine(&[M[0], M[1], M[2], ("nic.eth0", "y"), ("nic.eth1", "z")]);
         let Decision::Denied(why) = check(&[entry(four, Some(3))], &both, None, "sign") else {
             panic!("allowed")
         };
-        assert!(why.starts_with("runner not allowed") && why.contains("2 of 4 components match, 3 needed"), "{why}");
+        assert!(
+            why.starts_with("runner not allowed")
+                && why.contains("2 of 4 components match, 3 needed"),
+            "{why}"
+        );
     }
 
     #[test]
@@ -195,17 +205,34 @@ mod tests {
         let with_cpu = hashes(&[M[0], M[2]]);
         for min in [None, Some(0), Some(1), Some(2)] {
             let d = check(&[entry(with_cpu.clone(), min)], &other, None, "sign");
-            assert!(matches!(d, Decision::Denied(ref w) if w.contains("cpu component never counts")), "{min:?}: {d:?}");
+            assert!(
+                matches!(d, Decision::Denied(ref w) if w.contains("cpu component never counts")),
+                "{min:?}: {d:?}"
+            );
         }
         // min_match 0 or 1 of two listed still needs two.
         let half = machine(&[M[0], M[1], ("machine_id", "other")]);
         for min in [Some(0), Some(1)] {
             let d = check(&[entry(hashes(&M[1..3]), min)], &half, None, "sign");
-            assert!(matches!(d, Decision::Denied(ref w) if w.contains("1 of 2 components match, 2 needed")), "{d:?}");
+            assert!(
+                matches!(d, Decision::Denied(ref w) if w.contains("1 of 2 components match, 2 needed")),
+                "{d:?}"
+            );
         }
         // A single listed component: that one must match (and it is not the CPU).
-        assert!(matches!(check(&[entry(hashes(&M[2..3]), Some(0))], &machine(M), None, "sign"), Decision::Allowed(_)));
-        assert!(matches!(check(&[entry(hashes(&M[..1]), None)], &machine(M), None, "sign"), Decision::Denied(_)));
+        assert!(matches!(
+            check(
+                &[entry(hashes(&M[2..3]), Some(0))],
+                &machine(M),
+                None,
+                "sign"
+            ),
+            Decision::Allowed(_)
+        ));
+        assert!(matches!(
+            check(&[entry(hashes(&M[..1]), None)], &machine(M), None, "sign"),
+            Decision::Denied(_)
+        ));
     }
 
     #[test]
@@ -220,7 +247,9 @@ mod tests {
             panic!("allowed")
         };
         assert!(why.contains("identifies nothing"), "{why}");
-        let Decision::Denied(why) = check(&[e_fp(&machine(M))], &Fingerprint::default(), None, "sign") else {
+        let Decision::Denied(why) =
+            check(&[e_fp(&machine(M))], &Fingerprint::default(), None, "sign")
+        else {
             panic!("allowed")
         };
         assert!(why.contains("no component could be read"), "{why}");
@@ -240,14 +269,29 @@ mod tests {
         let mut e = e_fp(&fp);
         e.steps = vec!["sign".into()];
         e.environments = vec!["staging".into()];
-        assert!(matches!(check(&[e.clone()], &fp, Some("staging"), "sign"), Decision::Allowed(_)));
+        assert!(matches!(
+            check(&[e.clone()], &fp, Some("staging"), "sign"),
+            Decision::Allowed(_)
+        ));
         let d = check(&[e.clone()], &fp, Some("staging"), "push");
-        assert!(matches!(d, Decision::Denied(ref w) if w.contains("may not run push")), "{d:?}");
+        assert!(
+            matches!(d, Decision::Denied(ref w) if w.contains("may not run push")),
+            "{d:?}"
+        );
         let d = check(&[e.clone()], &fp, Some("production"), "sign");
-        assert!(matches!(d, Decision::Denied(ref w) if w.contains("environment production")), "{d:?}");
+        assert!(
+            matches!(d, Decision::Denied(ref w) if w.contains("environment production")),
+            "{d:?}"
+        );
         let d = check(&[e], &fp, None, "sign");
-        assert!(matches!(d, Decision::Denied(ref w) if w.contains("none given")), "{d:?}");
+        assert!(
+            matches!(d, Decision::Denied(ref w) if w.contains("none given")),
+            "{d:?}"
+        );
         let d = check(&[], &fp, None, "sign");
-        assert!(matches!(d, Decision::Denied(ref w) if w.starts_with("runner not allowed") && w.contains("empty")), "{d:?}");
+        assert!(
+            matches!(d, Decision::Denied(ref w) if w.starts_with("runner not allowed") && w.contains("empty")),
+            "{d:?}"
+        );
     }
 }

@@ -376,9 +376,8 @@ fn fingerprint(ctx: &Context, args: &FingerprintArgs) -> Result<(), Failure> {
         .map_or_else(|| PathBuf::from("/"), |r| ctx.cwd.join(r));
     let fp = slipway_runner::collect(&root);
     // No allowlist entry for a fingerprint every such machine shares.
-    let entry =
-        slipway_runner::bootstrap::allow_entry(&fp, &format!("runner-{}", fp.short()))
-            .map_err(unbindable)?;
+    let entry = slipway_runner::bootstrap::allow_entry(&fp, &format!("runner-{}", fp.short()))
+        .map_err(unbindable)?;
     if ctx.settings.json() {
         ctx.printer.json(&serde_json::json!({
             "fingerprint": fp.id,

@@ -238,7 +238,11 @@ fn find_layout(candidates: &[PathBuf], manifest: &Digest) -> Option<Layout> {
 }
 
 /// Copies every blob reachable from `desc` from `from` into `to` (streamed, digests checked).
-fn copy_tree(from: &Layout, to: &Layout, desc: &oci_spec::image::Descriptor) -> Result<(), Failure> {
+fn copy_tree(
+    from: &Layout,
+    to: &Layout,
+    desc: &oci_spec::image::Descriptor,
+) -> Result<(), Failure> {
     for d in from.walk(desc)? {
         let digest = convert::descriptor_digest(&d)?;
         if !to.has_blob(&digest) {
@@ -268,7 +272,11 @@ fn assemble(
 ) -> Result<(), Failure> {
     let shown = ctx.settings.display_path(&ctx.cwd, &ctx.settings.layout);
     // Everything is found and checked before the shared layout is touched.
-    type Plan = (String, Vec<(slipway_types::Platform, Layout)>, BTreeMap<String, String>);
+    type Plan = (
+        String,
+        Vec<(slipway_types::Platform, Layout)>,
+        BTreeMap<String, String>,
+    );
     let mut plans: Vec<Plan> = Vec::new();
     for name in merged.images.keys() {
         // Platforms in the order the inputs list them (and, within one input, in the order of its
@@ -293,14 +301,21 @@ fn assemble(
                         ))
                         .with_hint("download each job's layout with its state (the whole .slipway/ directory)")
                     })?;
-                let m = l.read_manifest(&convert::descriptor(ix.media_type.as_str(), &ix.digest, ix.size))?;
+                let m = l.read_manifest(&convert::descriptor(
+                    ix.media_type.as_str(),
+                    &ix.digest,
+                    ix.size,
+                ))?;
                 let children: Vec<Digest> = m
                     .children()
                     .iter()
                     .map(convert::descriptor_digest)
                     .collect::<Result<_, _>>()?;
                 plats.sort_by_key(|(_, p)| {
-                    children.iter().position(|c| *c == p.manifest.digest).unwrap_or(usize::MAX)
+                    children
+                        .iter()
+                        .position(|c| *c == p.manifest.digest)
+                        .unwrap_or(usize::MAX)
                 });
                 let ann: BTreeMap<String, String> = match &m.kind {
                     ManifestKind::Index(i) => i
@@ -362,12 +377,19 @@ fn assemble(
     }
     let dest = Layout::create(&ctx.settings.layout)?;
     for (name, order, annotations) in plans {
-        let image = merged.images.get_mut(&name).expect("planned from the merged images");
+        let image = merged
+            .images
+            .get_mut(&name)
+            .expect("planned from the merged images");
         let mut manifests = Vec::new();
         let mut refs = Vec::new();
         for (platform, from) in &order {
             let p = &image.platforms[platform];
-            let desc = convert::descriptor(p.manifest.media_type.as_str(), &p.manifest.digest, p.manifest.size);
+            let desc = convert::descriptor(
+                p.manifest.media_type.as_str(),
+                &p.manifest.digest,
+                p.manifest.size,
+            );
             copy_tree(from, &dest, &desc)?;
             // Signatures and attestations made in the platform's own job come along.
             for (ref_name, d) in from.refs()? {

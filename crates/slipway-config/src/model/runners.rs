@@ -50,7 +50,9 @@ pub const EMPTY_FINGERPRINT: &str =
 /// `runners:` present but empty (`runners:` or `runners: null`) is a policy that allows nothing,
 /// not the absence of a policy: a policy reduced to nothing must not switch the check off.
 pub(crate) fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RunnersConfig>, D::Error> {
-    Ok(Some(Option::<RunnersConfig>::deserialize(d)?.unwrap_or_default()))
+    Ok(Some(
+        Option::<RunnersConfig>::deserialize(d)?.unwrap_or_default(),
+    ))
 }
 
 fn is_hash(s: &str) -> bool {
@@ -71,7 +73,9 @@ impl RunnersConfig {
                 if !is_hash(fp) {
                     return Err((
                         field("fingerprint"),
-                        format!("`{fp}` is not a fingerprint (sha256: and 64 lower-case hex digits, as `slipway runner fingerprint` prints)"),
+                        format!(
+                            "`{fp}` is not a fingerprint (sha256: and 64 lower-case hex digits, as `slipway runner fingerprint` prints)"
+                        ),
                     ));
                 }
                 if fp == EMPTY_FINGERPRINT {
@@ -85,14 +89,19 @@ impl RunnersConfig {
                 if !is_hash(c) {
                     return Err((
                         format!("runners.allow[{i}].components[{j}]"),
-                        format!("`{c}` is not a component hash (sha256: and 64 lower-case hex digits)"),
+                        format!(
+                            "`{c}` is not a component hash (sha256: and 64 lower-case hex digits)"
+                        ),
                     ));
                 }
             }
             if e.fingerprint.is_none() && e.components.is_empty() {
                 return Err((
                     format!("runners.allow[{i}]"),
-                    format!("entry `{}` has neither `fingerprint` nor `components`: it could never match", e.name),
+                    format!(
+                        "entry `{}` has neither `fingerprint` nor `components`: it could never match",
+                        e.name
+                    ),
                 ));
             }
             let n = e.components.len();
@@ -106,13 +115,17 @@ impl RunnersConfig {
                 if k < 1 || k > n {
                     return Err((
                         field("min_match"),
-                        format!("min_match {k} is outside 1..={n} (the number of components listed)"),
+                        format!(
+                            "min_match {k} is outside 1..={n} (the number of components listed)"
+                        ),
                     ));
                 }
                 if n >= 2 && k < 2 {
                     return Err((
                         field("min_match"),
-                        format!("min_match 1 of {n} components: one component alone (a MAC, a machine-id) is easy to copy onto another machine; at least 2 must match"),
+                        format!(
+                            "min_match 1 of {n} components: one component alone (a MAC, a machine-id) is easy to copy onto another machine; at least 2 must match"
+                        ),
                     ));
                 }
             }
@@ -120,7 +133,10 @@ impl RunnersConfig {
                 if !RUNNER_STEPS.contains(&s.as_str()) {
                     return Err((
                         format!("runners.allow[{i}].steps[{j}]"),
-                        format!("`{s}` is not a step the runner policy covers ({})", RUNNER_STEPS.join(", ")),
+                        format!(
+                            "`{s}` is not a step the runner policy covers ({})",
+                            RUNNER_STEPS.join(", ")
+                        ),
                     ));
                 }
             }
