@@ -9,7 +9,10 @@
 # → push (a local Docker Distribution this script starts on 127.0.0.1) → verify → promote
 # (to a production repository of that registry) — then a summary. Everything happens in a temp
 # directory; the registry is stopped at the end. Installs what it needs, idempotently: the
-# tools of scripts/test-deps.sh (Docker Distribution, Go, Trivy, ...) and the release build.
+# tools of scripts/test-deps.sh (Docker Distribution, Go, Trivy, ...) and the binaries. They are
+# built with the dev profile the tests use (dependencies at opt-level 1, no LTO): on a fresh
+# clone that is much quicker than the release profile's thin LTO, and scripts/test.sh reuses
+# it. SLIPWAY_DEMO_PROFILE=release builds (and runs) the release binaries instead.
 # Trivy's vulnerability database needs the internet; offline (as here) the gate runs Trivy's
 # secret scanner, which needs no database (SLIPWAY_DEMO_SCANNERS=vuln,secret when online).
 set -euo pipefail
@@ -25,8 +28,13 @@ say "setup"
 if [ "$example" = hello-go ] && ! command -v go >/dev/null; then
   example=hello-rust
 fi
-(cd "$root" && cargo build -q --release -p slipway-cli --bins) >&2
-export PATH="$root/target/release:$root/.test-tools/bin:$PATH"
+profile=${SLIPWAY_DEMO_PROFILE:-dev}
+case "$profile" in
+  dev | test) out=debug ;;
+  *) out=$profile ;;
+esac
+(cd "$root" && cargo build -q --profile "$profile" -p slipway-cli --bins) >&2
+export PATH="$root/target/$out:$root/.test-tools/bin:$PATH"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/slipway-demo.XXXXXX")
 reg_pid=

@@ -199,6 +199,12 @@ pub struct MergeArgs {
     /// Where to write the result [default: the state file]
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
+    /// Also bring the images together: copy each platform's manifest and blobs from the layout
+    /// next to each input state into the shared layout (--layout, default .slipway/oci), and
+    /// assemble the multi-platform index there as slipway-build does (platforms in the order of
+    /// the inputs)
+    #[arg(long)]
+    pub assemble: bool,
 }
 
 /// `slipway state output`

@@ -1,11 +1,13 @@
 //! The GitLab template (ci/gitlab/slipway.gitlab-ci.yml) run end to end by gitlab-ci-local in
-//! shell mode against a local registry: build → scan → sign → push → promote, and a failing
-//! gate failing the pipeline.
+//! shell mode against a local registry: build → scan → sign → push → promote, every report the
+//! template declares present and valid, and a failing gate failing the pipeline.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use serde_json::Value;
 
 use common::{cmd, run};
 use slipway_test::{Registry, repo_root, sha256_digest, tool};
@@ -73,6 +75,9 @@ fn pipeline(dir: &Path, reg: &Registry) -> (bool, String) {
         )
         .env("TRIVY_CACHE_DIR", dir.join(".trivy-cache"))
         .arg("--shell-executor-no-image")
+        // gitlab-ci-local sets GITLAB_CI=false to tell scripts they run locally; GitLab sets
+        // true, and that is what makes slipway write the dotenv report.
+        .args(["--variable", "GITLAB_CI=true"])
         .args([
             "--variable",
             "SLIPWAY_BUILD_ARGS=--name app --binary app-{os}-{arch} --platform linux/amd64",
@@ -112,6 +117,162 @@ fn pipeline(dir: &Path, reg: &Registry) -> (bool, String) {
     )
 }
 
+/// GitLab's `extends`: hashes merge deeply, the job's own keys win.
+fn deep_merge(base: &Value, over: &Value) -> Value {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            let mut m = b.clone();
+            for (k, v) in o {
+                let merged = m.get(k).map_or_else(|| v.clone(), |bv| deep_merge(bv, v));
+                m.insert(k.clone(), merged);
+            }
+            Value::Object(m)
+        }
+        (_, o) => o.clone(),
+    }
+}
+
+/// `artifacts:reports` of every job of the template, `extends` resolved: (job, kind, pattern).
+fn declared_reports() -> Vec<(String, String, String)> {
+    let text =
+        std::fs::read_to_string(repo_root().join("ci/gitlab/slipway.gitlab-ci.yml")).unwrap();
+    let doc: Value = serde_saphyr::from_str(&text).unwrap();
+    let jobs = doc.as_object().unwrap();
+    let resolve = |job: &Value| -> Value {
+        let mut out = Value::Object(Default::default());
+        let parents = match &job["extends"] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+            _ => vec![],
+        };
+        for p in parents {
+            out = deep_merge(&out, &jobs[&p]);
+        }
+        deep_merge(&out, job)
+    };
+    let mut out = Vec::new();
+    for (name, job) in jobs {
+        if name.starts_with('.') || !job.is_object() || job.get("script").is_none() {
+            continue;
+        }
+        let job = resolve(job);
+        for (kind, files) in job["artifacts"]["reports"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            let files = match files {
+                Value::String(s) => vec![s.clone()],
+                Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+                other => panic!("{name}: reports.{kind} is {other}"),
+            };
+            for f in files {
+                out.push((name.clone(), kind.clone(), f));
+            }
+        }
+    }
+    out
+}
+
+/// The files a report pattern names (`*` within the last path component).
+fn matching(dir: &Path, pattern: &str) -> Vec<PathBuf> {
+    let p = Path::new(pattern);
+    let name = p.file_name().unwrap().to_str().unwrap();
+    let parent = dir.join(p.parent().unwrap());
+    let Some((pre, post)) = name.split_once('*') else {
+        return [dir.join(p)].into_iter().filter(|f| f.is_file()).collect();
+    };
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&parent)
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().path())
+        .filter(|f| {
+            let n = f.file_name().unwrap().to_string_lossy();
+            f.is_file()
+                && n.starts_with(pre)
+                && n.ends_with(post)
+                && n.len() >= pre.len() + post.len()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The GitLab container-scanning report schema the scan tests use (whichever version is there).
+fn container_scanning_schema() -> PathBuf {
+    let dir = repo_root().join("crates/slipway-scan/tests/fixtures/schemas");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("gitlab-container-scanning")
+        })
+        .collect();
+    v.sort();
+    v.pop()
+        .unwrap_or_else(|| panic!("no container scanning schema in {}", dir.display()))
+}
+
+/// Every report the template declares exists after the run and is valid for its kind.
+fn assert_reports(dir: &Path, only: &[&str]) {
+    let declared = declared_reports();
+    for kind in ["container_scanning", "cyclonedx", "dotenv"] {
+        assert!(
+            declared.iter().any(|(_, k, _)| k == kind),
+            "the template declares no {kind} report: {declared:?}"
+        );
+    }
+    for (job, kind, pattern) in declared
+        .iter()
+        .filter(|(j, _, _)| only.is_empty() || only.contains(&j.as_str()))
+    {
+        let files = matching(dir, pattern);
+        assert!(
+            !files.is_empty(),
+            "{job}: reports.{kind} `{pattern}` matched nothing"
+        );
+        for f in &files {
+            match kind.as_str() {
+                "container_scanning" => {
+                    let (ok, out) = slipway_test::check_jsonschema(&container_scanning_schema(), f);
+                    assert!(
+                        ok,
+                        "{job}: {} against the container scanning schema: {out}",
+                        f.display()
+                    );
+                }
+                "cyclonedx" => {
+                    let (ok, out) = slipway_test::validate_cyclonedx(f);
+                    assert!(
+                        ok,
+                        "{job}: {} is not valid CycloneDX 1.6: {out}",
+                        f.display()
+                    );
+                }
+                "dotenv" => {
+                    let text = std::fs::read_to_string(f).unwrap();
+                    assert!(!text.trim().is_empty(), "{job}: {} is empty", f.display());
+                    for l in text.lines().filter(|l| !l.is_empty()) {
+                        let (k, _) = l
+                            .split_once('=')
+                            .unwrap_or_else(|| panic!("{job}: `{l}` is not KEY=VALUE"));
+                        assert!(
+                            !k.is_empty()
+                                && !k.starts_with(|c: char| c.is_ascii_digit())
+                                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                            "{job}: `{k}` is not a variable name"
+                        );
+                    }
+                }
+                other => panic!("{job}: no check for report kind {other}: add one here"),
+            }
+        }
+    }
+}
+
 #[test]
 fn the_gitlab_template_runs_green_end_to_end_and_a_failing_gate_fails_it() {
     let reg = Registry::plain();
@@ -128,6 +289,7 @@ fn the_gitlab_template_runs_green_end_to_end_and_a_failing_gate_fails_it() {
     ] {
         assert!(log.contains(&format!("PASS  {job}")), "{job}: {log}");
     }
+    assert_reports(dir.path(), &[]);
     let promoted = Command::new(tool("skopeo"))
         .args(["inspect", "--raw", "--tls-verify=false"])
         .arg(format!("docker://{}/prod/app:stable", reg.host()))
@@ -156,6 +318,8 @@ fn the_gitlab_template_runs_green_end_to_end_and_a_failing_gate_fails_it() {
     assert!(!ok, "{log}");
     assert!(log.contains("FAIL  slipway-scan"), "{log}");
     assert!(log.contains("aws-access-key-id"), "{log}");
+    // `when: always`: the failed scan's reports are there and valid too.
+    assert_reports(bad.path(), &["slipway-scan"]);
     let promoted = Command::new(tool("skopeo"))
         .args(["list-tags", "--tls-verify=false"])
         .arg(format!("docker://{}/prod/app", reg2.host()))

@@ -661,9 +661,20 @@ fn attestations_from_state_in_simulated_github_actions() {
         deps.iter()
             .any(|d| d["annotations"]["version"] == "go1.19.8")
     );
+    // The provenance names the machine that signed (unverified: no runner policy), not the
+    // runner record an earlier step left in the state.
+    let here =
+        run(cmd("slipway", dir.path()).args(["--output-format", "json", "runner", "fingerprint"]));
+    let here: Value = serde_json::from_str(&here.stdout).unwrap();
+    let recorded = &p["runDetails"]["byproducts"][0]["digest"]["sha256"];
     assert_eq!(
-        p["runDetails"]["byproducts"][0]["digest"]["sha256"],
-        fingerprint.hex()
+        format!("sha256:{}", recorded.as_str().unwrap()),
+        here["fingerprint"].as_str().unwrap()
+    );
+    assert_ne!(recorded, &fingerprint.hex());
+    assert_eq!(
+        p["buildDefinition"]["internalParameters"]["runner"]["verdict"],
+        "unverified"
     );
 
     // The SBOM attestation is about the platform manifest, and its predicate is the SBOM file.

@@ -94,10 +94,13 @@ pub fn find(explicit: Option<&Path>, dir: &Path) -> Result<Option<PathBuf>, Conf
             })
         };
     }
+    // Anything at a default name counts, readable or not: a `slipway.yaml` that is a dangling
+    // symlink, a directory or unreadable must fail the command (it may hold the runner policy),
+    // not be skipped as if there were no config.
     Ok(DEFAULT_FILE_NAMES
         .iter()
         .map(|n| dir.join(n))
-        .find(|p| p.is_file()))
+        .find(|p| p.symlink_metadata().is_ok()))
 }
 
 /// Loads the config from `path`, or the default config when `path` is `None`.
@@ -164,7 +167,94 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             snippet: None,
         });
     }
+    if let Some(r) = &config.runners
+        && let Err((field, message)) = r.validate()
+    {
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: field_line(text, &field),
+            column: 1,
+            field: Some(field),
+            message,
+            snippet: None,
+        });
+    }
     Ok(config)
+}
+
+fn indent(l: &str) -> usize {
+    l.len() - l.trim_start().len()
+}
+
+/// The 1-based line of a field such as `runners.allow[2].min_match` or
+/// `runners.allow[0].components[3]` in block-style YAML, for messages; falls back to the line of
+/// the section (or 0) when the layout is not the plain one.
+fn field_line(text: &str, field: &str) -> u64 {
+    let lines: Vec<&str> = text.lines().collect();
+    let section = field.split(['.', '[']).next().unwrap_or(field);
+    let Some(top) = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("{section}:")))
+    else {
+        return 0;
+    };
+    let mut at = top;
+    // Walk the path: `key` moves to that key below the current line, `[n]` to the n-th item of
+    // the list that follows.
+    let mut rest = &field[section.len()..];
+    while !rest.is_empty() {
+        let (seg, tail) = if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            (&r[..end], &r[end..])
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').map_or(r.len(), |e| e + 1);
+            (&rest[..end + 1], &r[end.min(r.len())..])
+        } else {
+            break;
+        };
+        let base = indent(lines[at]);
+        // A key's block may hold list items at its own indent (`allow:` then `- name:`); an
+        // item's block ends at the next item.
+        let key_line = !lines[at].trim_start().starts_with("- ");
+        let below = lines.iter().enumerate().skip(at + 1).take_while(|(_, l)| {
+            l.trim().is_empty()
+                || indent(l) > base
+                || key_line && indent(l) == base && l.trim_start().starts_with("- ")
+        });
+        let found = if let Some(n) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            let n: usize = n.parse().unwrap_or(0);
+            let items: Vec<(usize, &&str)> = below
+                .filter(|(_, l)| l.trim_start().starts_with("- "))
+                .collect();
+            let item_indent = items.first().map(|(_, l)| indent(l));
+            items
+                .into_iter()
+                .filter(|(_, l)| Some(indent(l)) == item_indent)
+                .nth(n)
+                .map(|(i, _)| i)
+        } else {
+            let key = format!("{seg}:");
+            // The key may sit on the item's own line (`- name: x`).
+            if lines[at]
+                .trim_start()
+                .trim_start_matches("- ")
+                .starts_with(&key)
+            {
+                Some(at)
+            } else {
+                below
+                    .filter(|(_, l)| l.trim_start().trim_start_matches("- ").starts_with(&key))
+                    .map(|(i, _)| i)
+                    .next()
+            }
+        };
+        match found {
+            Some(i) => at = i,
+            None => break,
+        }
+        rest = tail;
+    }
+    at as u64 + 1
 }
 
 fn strip_location_prefix(msg: &str) -> String {
@@ -277,5 +367,111 @@ mod tests {
             find(Some(&missing), dir.path()),
             Err(ConfigError::Missing { .. })
         ));
+    }
+
+    const H1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const H2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    #[test]
+    fn runners_present_but_empty_is_a_policy_that_allows_nothing() {
+        for text in [
+            "runners:\n",
+            "runners: null\n",
+            "runners: {}\n",
+            "runners:\n  allow: []\n",
+        ] {
+            let c = parse(text, &p()).unwrap();
+            assert_eq!(c.runners, Some(crate::RunnersConfig::default()), "{text:?}");
+        }
+        assert_eq!(parse("state: s.json\n", &p()).unwrap().runners, None);
+    }
+
+    #[test]
+    fn min_match_outside_one_to_n_is_refused_naming_the_field_and_line() {
+        let entry = |extra: &str| {
+            format!(
+                "version: 1\nrunners:\n  allow:\n    - name: ok\n      fingerprint: {H1}\n    - name: bad\n      components:\n        - {H1}\n        - {H2}\n{extra}"
+            )
+        };
+        for (extra, needle) in [
+            ("      min_match: 0\n", "outside 1..=2"),
+            ("      min_match: 3\n", "outside 1..=2"),
+            ("      min_match: 1\n", "at least 2 must match"),
+        ] {
+            let e = parse(&entry(extra), &p()).unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                msg.starts_with("conf/slipway.yaml:10:1: field `runners.allow[1].min_match`: "),
+                "{msg}"
+            );
+            assert!(msg.contains(needle), "{msg}");
+            assert_eq!(e.exit_class(), ExitClass::Usage);
+        }
+        assert!(parse(&entry("      min_match: 2\n"), &p()).is_ok());
+        // One component: 1 of 1 is allowed (and all there is).
+        let one = format!(
+            "runners:\n  allow:\n    - name: one\n      components: [{H1}]\n      min_match: 1\n"
+        );
+        assert!(parse(&one, &p()).is_ok());
+    }
+
+    #[test]
+    fn runner_entries_that_could_never_mean_anything_are_refused() {
+        for (body, field, needle) in [
+            ("    - name: x\n", "runners.allow[0]", "neither"),
+            (
+                "    - name: x\n      fingerprint: sha256:abc\n",
+                "runners.allow[0].fingerprint",
+                "not a fingerprint",
+            ),
+            (
+                "    - name: x\n      fingerprint: sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n",
+                "runners.allow[0].fingerprint",
+                "no component could be read",
+            ),
+            (
+                "    - name: x\n      components:\n        - nope\n",
+                "runners.allow[0].components[0]",
+                "not a component hash",
+            ),
+            (
+                "    - name: x\n      fingerprint: FP\n      min_match: 1\n",
+                "runners.allow[0].min_match",
+                "without components",
+            ),
+            (
+                "    - name: x\n      fingerprint: FP\n      steps: [sign, deploy]\n",
+                "runners.allow[0].steps[1]",
+                "`deploy`",
+            ),
+        ] {
+            let text = format!("runners:\n  allow:\n{}", body.replace("FP", H1));
+            let msg = parse(&text, &p()).unwrap_err().to_string();
+            assert!(msg.contains(&format!("field `{field}`")), "{msg}");
+            assert!(msg.contains(needle), "{msg}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_config_that_exists_but_cannot_be_read_is_an_error_not_no_config() {
+        let dir = tempfile::tempdir().unwrap();
+        // A dangling symlink at the default name.
+        std::os::unix::fs::symlink(
+            dir.path().join("gone.yaml"),
+            dir.path().join("slipway.yaml"),
+        )
+        .unwrap();
+        let found = find(None, dir.path())
+            .unwrap()
+            .expect("the symlink is found");
+        assert!(matches!(load(Some(&found)), Err(ConfigError::Read { .. })));
+        std::fs::remove_file(dir.path().join("slipway.yaml")).unwrap();
+        // A directory at the default name.
+        std::fs::create_dir(dir.path().join("slipway.yaml")).unwrap();
+        let found = find(None, dir.path())
+            .unwrap()
+            .expect("the directory is found");
+        assert!(matches!(load(Some(&found)), Err(ConfigError::Read { .. })));
     }
 }

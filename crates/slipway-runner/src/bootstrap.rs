@@ -485,22 +485,25 @@ pub fn systemd_unit(install: &Install, name: &str, fp: &Fingerprint, jit: bool) 
     s
 }
 
-/// The allowlist entry for `runners.allow` in slipway.yaml: the fingerprint, every component
-/// hash and a k-of-n threshold of n-1 (one component, e.g. a NIC, may change).
-pub fn allow_entry(fp: &Fingerprint, name: &str) -> String {
+/// The allowlist entry for `runners.allow` in slipway.yaml: the fingerprint, the identifying
+/// component hashes (not `cpu`, which identical machines share) and a k-of-n threshold: n-1 of
+/// three or more (one component, e.g. a NIC, may change), all of one or two. Refused for a
+/// machine whose fingerprint identifies nothing.
+pub fn allow_entry(fp: &Fingerprint, name: &str) -> Result<String, String> {
+    if let Some(why) = fp.unbindable() {
+        return Err(why);
+    }
     let mut s = format!(
         "runners:\n  allow:\n    - name: {name}\n      fingerprint: {}\n      components:\n",
         fp.id
     );
-    for h in fp.components.values() {
-        let _ = writeln!(s, "        - {h}");
+    let mut n = 0;
+    for (component, h) in fp.identifying() {
+        let _ = writeln!(s, "        - {h}  # {component}");
+        n += 1;
     }
-    let _ = writeln!(
-        s,
-        "      min_match: {}",
-        fp.components.len().saturating_sub(1).max(1)
-    );
-    s
+    let _ = writeln!(s, "      min_match: {}", if n >= 3 { n - 1 } else { n });
+    Ok(s)
 }
 
 #[cfg(test)]
@@ -541,5 +544,55 @@ mod tests {
         assert_eq!(sh_quote("a,b"), "a,b");
         assert_eq!(sh_quote("it's"), r"'it'\''s'");
         assert_eq!(sh_quote(""), "''");
+    }
+
+    fn fp(parts: &[(&str, &str)]) -> Fingerprint {
+        let mut f = Fingerprint {
+            id: "sha256:1111111111111111111111111111111111111111111111111111111111111111".into(),
+            ..Fingerprint::default()
+        };
+        for (n, v) in parts {
+            f.components
+                .insert((*n).into(), crate::fingerprint::component_hash(n, v));
+        }
+        f
+    }
+
+    #[test]
+    fn the_allow_entry_leaves_out_the_cpu_and_needs_two_of_several() {
+        let three = fp(&[
+            ("cpu", "c"),
+            ("machine_id", "m"),
+            ("nic.eth0", "a"),
+            ("disk.root", "d"),
+        ]);
+        let e = allow_entry(&three, "r").unwrap();
+        assert!(!e.contains(&three.components["cpu"]), "{e}");
+        assert!(
+            e.contains("  # machine_id\n") && e.ends_with("      min_match: 2\n"),
+            "{e}"
+        );
+        let two = fp(&[("cpu", "c"), ("machine_id", "m"), ("nic.eth0", "a")]);
+        assert!(
+            allow_entry(&two, "r")
+                .unwrap()
+                .ends_with("      min_match: 2\n")
+        );
+        let one = fp(&[("cpu", "c"), ("machine_id", "m")]);
+        assert!(
+            allow_entry(&one, "r")
+                .unwrap()
+                .ends_with("      min_match: 1\n")
+        );
+        assert!(
+            allow_entry(&fp(&[("cpu", "c")]), "r")
+                .unwrap_err()
+                .contains("only the CPU")
+        );
+        assert!(
+            allow_entry(&fp(&[]), "r")
+                .unwrap_err()
+                .contains("no component could be read")
+        );
     }
 }

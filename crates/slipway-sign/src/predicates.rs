@@ -108,7 +108,8 @@ pub struct ProvenanceInput<'a> {
     pub image_name: Option<&'a str>,
     /// The image record (base image, binaries and their toolchains).
     pub image: Option<&'a Image>,
-    /// The newest runner fingerprint.
+    /// The runner of this signing step: the record of its policy check, or its fingerprint
+    /// unverified (`allowed` unset) when no policy is configured.
     pub runner: Option<&'a RunnerRecord>,
     /// The build step's record (its start and end times).
     pub build: Option<&'a StepRecord>,
@@ -209,6 +210,26 @@ pub fn provenance(input: ProvenanceInput<'_>) -> Value {
     let mut byproducts = Vec::new();
     if let Some(r) = input.runner {
         internal.insert("runnerFingerprint".into(), r.fingerprint.to_string().into());
+        // The verdict with the fingerprint: which allowlist entry admitted the machine, for
+        // which environment; or that no policy checked it.
+        let mut runner = Map::new();
+        runner.insert("fingerprint".into(), r.fingerprint.to_string().into());
+        runner.insert(
+            "verdict".into(),
+            match r.allowed {
+                Some(true) => "allowed",
+                Some(false) => "denied",
+                None => "unverified",
+            }
+            .into(),
+        );
+        if let Some(e) = &r.entry {
+            runner.insert("entry".into(), e.clone().into());
+        }
+        if let Some(e) = &r.environment {
+            runner.insert("environment".into(), e.clone().into());
+        }
+        internal.insert("runner".into(), Value::Object(runner));
         byproducts.push(json!({
             "name": "runner-fingerprint",
             "digest": {r.fingerprint.algorithm().name(): r.fingerprint.hex()},

@@ -211,10 +211,15 @@ fn artifacts(
 }
 
 fn push(ctx: &Context, args: &PushArgs) -> Result<StepReport, Failure> {
-    crate::commands::runner::enforce(ctx, Step::Push)?;
+    let cfg = ctx.settings.config.config.push.clone().unwrap_or_default();
+    // The runner is checked for the environment this push tags, not only SLIPWAY_ENVIRONMENT.
+    let environment = args
+        .environment
+        .clone()
+        .or_else(|| cfg.tags.as_ref().and_then(|t| t.environment.clone()));
+    crate::commands::runner::enforce_in(ctx, Step::Push, environment.as_deref())?;
     let state_file = ctx.state_file();
     let state = state_file.read()?.unwrap_or_default();
-    let cfg = ctx.settings.config.config.push.clone().unwrap_or_default();
     let to = args.to.clone().or(cfg.repository.clone()).ok_or_else(|| {
         Failure::usage("no repository to push to").with_hint(
             "pass --to REPO (e.g. ghcr.io/acme/app) or set push.repository in slipway.yaml",

@@ -185,6 +185,8 @@ fn bootstrap(ctx: &Context, args: &BootstrapArgs) -> Result<(), Failure> {
         .name
         .clone()
         .unwrap_or_else(|| format!("runner-{}", fp.short()));
+    // A machine that cannot be told apart from others is not registered: nothing is sent.
+    let entry = bs::allow_entry(&fp, &name).map_err(unbindable)?;
     let labels = bs::labels(&fp, &args.labels, args.jit);
     let mode = if args.jit {
         bs::Mode::Jit {
@@ -251,7 +253,6 @@ fn bootstrap(ctx: &Context, args: &BootstrapArgs) -> Result<(), Failure> {
             0o644,
         )?,
     ));
-    let entry = bs::allow_entry(&fp, &name);
     files.push((
         "allowlist",
         write("allowlist.yaml", entry.as_bytes(), 0o644)?,
@@ -362,50 +363,94 @@ fn record(fp: &Fingerprint) -> Result<RunnerRecord, Failure> {
     })
 }
 
+fn unbindable(why: String) -> Failure {
+    Failure::usage(why).with_hint(
+        "run where /etc/machine-id, a physical NIC or the root disk's serial is readable (DMI serials need root), or pass --root with a captured tree",
+    )
+}
+
 fn fingerprint(ctx: &Context, args: &FingerprintArgs) -> Result<(), Failure> {
     let root = args
         .root
         .as_ref()
         .map_or_else(|| PathBuf::from("/"), |r| ctx.cwd.join(r));
     let fp = slipway_runner::collect(&root);
+    // No allowlist entry for a fingerprint every such machine shares.
+    let entry = slipway_runner::bootstrap::allow_entry(&fp, &format!("runner-{}", fp.short()))
+        .map_err(unbindable)?;
     if ctx.settings.json() {
         ctx.printer.json(&serde_json::json!({
             "fingerprint": fp.id,
             "short": fp.short(),
             "components": fp.components,
             "missing": fp.missing,
+            "notes": fp.notes,
         }));
     } else {
         let mut out = format!("fingerprint {}\n", fp.id);
         for (name, hash) in &fp.components {
             out.push_str(&format!("  {name:<18} {hash}\n"));
         }
-        if !fp.missing.is_empty() {
-            out.push_str(&format!("  not found: {}\n", fp.missing.join(", ")));
+        for name in &fp.missing {
+            out.push_str(&format!(
+                "  {name:<18} not found: {}\n",
+                fp.notes.get(name).map_or("", String::as_str)
+            ));
         }
         out.push_str("allowlist entry (slipway.yaml):\n");
-        out.push_str(&slipway_runner::bootstrap::allow_entry(
-            &fp,
-            &format!("runner-{}", fp.short()),
-        ));
+        out.push_str(&entry);
         ctx.printer.data(out.trim_end());
     }
     Ok(())
 }
 
-/// The runner check of sign, push and promote: when `runners:` is configured, the machine must
-/// match an entry for `step` (and the environment, `SLIPWAY_ENVIRONMENT`), or the step fails
-/// with exit 1 before it changes anything. The fingerprint and verdict go into the state.
-pub fn enforce(ctx: &Context, step: Step) -> Result<Option<RunnerRecord>, Failure> {
-    let env = ctx
-        .env
-        .non_empty(ev::SLIPWAY_ENVIRONMENT)
-        .map(str::to_owned);
-    let root = ctx
-        .env
+fn fingerprint_root(ctx: &Context) -> PathBuf {
+    ctx.env
         .non_empty(ev::SLIPWAY_FINGERPRINT_ROOT)
-        .map(|r| ctx.cwd.join(r));
-    enforce_with(ctx, step, env.as_deref(), root)
+        .map_or_else(|| PathBuf::from("/"), |r| ctx.cwd.join(r))
+}
+
+fn environment_from_env(ctx: &Context) -> Option<String> {
+    ctx.env
+        .non_empty(ev::SLIPWAY_ENVIRONMENT)
+        .map(str::to_owned)
+}
+
+/// The runner check of sign and promote: when `runners:` is configured, the machine must match
+/// an entry for `step` and the environment (`SLIPWAY_ENVIRONMENT`), or the step fails with exit 1
+/// before it changes anything. The fingerprint and verdict go into the state.
+pub fn enforce(ctx: &Context, step: Step) -> Result<Option<RunnerRecord>, Failure> {
+    let env = environment_from_env(ctx);
+    enforce_in(ctx, step, env.as_deref())
+}
+
+/// [`enforce`] for the environment the step actually acts for (push: `--environment` /
+/// `push.environment`, which it also tags), not only `SLIPWAY_ENVIRONMENT`: a step must not be
+/// checked for one environment and then act for another.
+pub fn enforce_in(
+    ctx: &Context,
+    step: Step,
+    environment: Option<&str>,
+) -> Result<Option<RunnerRecord>, Failure> {
+    enforce_with(ctx, step, environment, Some(fingerprint_root(ctx)))
+}
+
+/// The runner record for the provenance of what `slipway-sign` signs: with a policy, the record of
+/// the check this very step passed (never an older one from the state, which may come from another
+/// step, job or machine); without one, this machine's fingerprint, unverified (`allowed` unset).
+/// `None` when there is no policy and the fingerprint identifies nothing.
+pub fn for_provenance(ctx: &Context, step: Step) -> Result<Option<RunnerRecord>, Failure> {
+    if let Some(checked) = enforce(ctx, step)? {
+        return Ok(Some(checked));
+    }
+    let fp = slipway_runner::collect(&fingerprint_root(ctx));
+    if fp.unbindable().is_some() {
+        return Ok(None);
+    }
+    let mut rec = record(&fp)?;
+    rec.step = Some(step);
+    rec.environment = environment_from_env(ctx);
+    Ok(Some(rec))
 }
 
 fn enforce_with(

@@ -391,7 +391,9 @@ struct Planned {
 }
 
 fn sign_images(ctx: &Context, args: &SignArgs) -> Result<StepReport, Failure> {
-    crate::commands::runner::enforce(ctx, Step::Sign)?;
+    // The runner record of this very step (or this machine's, unverified, without a policy)
+    // goes into the provenance, never an older one from the state.
+    let runner = crate::commands::runner::for_provenance(ctx, Step::Sign)?;
     let cfg = ctx.settings.config.config.sign.clone().unwrap_or_default();
     let state_file = ctx.state_file();
     let state = state_file.read()?.unwrap_or_default();
@@ -481,7 +483,7 @@ fn sign_images(ctx: &Context, args: &SignArgs) -> Result<StepReport, Failure> {
                             run: &run,
                             image_name: Some(&t.name),
                             image,
-                            runner: state.runners.last(),
+                            runner: runner.as_ref(),
                             build,
                             env: &ctx.env,
                         }),

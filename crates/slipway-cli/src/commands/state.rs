@@ -1,10 +1,13 @@
 //! `slipway state show | get | validate | merge | output`.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
+use slipway_oci::{Layout, Manifest, ManifestKind, convert};
 use slipway_state::{State, StateFile, Step, merge, query};
-use slipway_types::{Diagnostic, ExitClass};
+use slipway_types::{Diagnostic, Digest, ExitClass};
+
+use crate::commands::push::ARTIFACT_SUFFIXES;
 
 use crate::args::{GetArgs, MergeArgs, OutputArgs, ShowArgs, StateCommand, ValidateArgs};
 use crate::error::Failure;
@@ -144,15 +147,22 @@ fn merge_cmd(ctx: &Context, args: &MergeArgs) -> Result<(), Failure> {
         let state = StateFile::new(p).read_required()?;
         inputs.push((p.display().to_string(), state));
     }
+    let sources: Vec<PathBuf> = args.inputs.iter().map(|p| ctx.cwd.join(p)).collect();
     let out_path = args
         .output
         .clone()
         .unwrap_or_else(|| ctx.settings.state.clone());
     let out = StateFile::new(&out_path);
     ctx.run_step(Step::Merge, &out, |ctx| {
-        let (merged, notes) = merge(&inputs).map_err(MergeFailed)?;
-        for n in &notes.notes {
-            ctx.printer.warn(n);
+        let (mut merged, notes) = merge(&inputs).map_err(MergeFailed)?;
+        if args.assemble {
+            assemble(ctx, &inputs, &sources, &mut merged)?;
+        } else {
+            for n in &notes.notes {
+                ctx.printer.warn(&format!(
+                    "{n} (`slipway state merge --assemble` copies the platforms into one layout and assembles it)"
+                ));
+            }
         }
         let images: Vec<&String> = merged.images.keys().collect();
         let platforms: BTreeSet<String> = merged
@@ -199,6 +209,228 @@ fn merge_cmd(ctx: &Context, args: &MergeArgs) -> Result<(), Failure> {
         out.replace(merged)?;
         Ok(report)
     })
+}
+
+/// The layouts an input's recorded layout path may be at: the path is relative to the directory
+/// the job ran in, which is unknown here, so it is tried relative to the input state's directory
+/// with its leading components dropped one by one (`.slipway/oci` next to a downloaded
+/// `.slipway/state.json` is `oci`), then as given. Content addressing makes a wrong guess
+/// harmless: a layout is used only if it holds the manifest sought.
+fn layout_candidates(state_path: &Path, recorded: &str, cwd: &Path) -> Vec<PathBuf> {
+    let recorded = Path::new(recorded);
+    if recorded.is_absolute() {
+        return vec![recorded.to_path_buf()];
+    }
+    let dir = state_path.parent().unwrap_or(Path::new("."));
+    let parts: Vec<_> = recorded.components().collect();
+    let mut out: Vec<PathBuf> = (0..parts.len())
+        .map(|i| parts[i..].iter().fold(dir.to_path_buf(), |p, c| p.join(c)))
+        .collect();
+    out.push(cwd.join(recorded));
+    out
+}
+
+fn find_layout(candidates: &[PathBuf], manifest: &Digest) -> Option<Layout> {
+    candidates
+        .iter()
+        .filter_map(|c| Layout::open(c).ok())
+        .find(|l| l.has_blob(manifest))
+}
+
+/// Copies every blob reachable from `desc` from `from` into `to` (streamed, digests checked).
+fn copy_tree(
+    from: &Layout,
+    to: &Layout,
+    desc: &oci_spec::image::Descriptor,
+) -> Result<(), Failure> {
+    for d in from.walk(desc)? {
+        let digest = convert::descriptor_digest(&d)?;
+        if !to.has_blob(&digest) {
+            to.write_blob_expect(from.open_blob(&digest)?, &digest, Some(d.size()))?;
+        }
+    }
+    Ok(())
+}
+
+fn state_descriptor(m: &Manifest) -> slipway_state::Descriptor {
+    slipway_state::Descriptor {
+        media_type: m.media_type.clone(),
+        digest: m.digest.clone(),
+        size: m.bytes.len() as u64,
+    }
+}
+
+/// `state merge --assemble`: every platform of every image is copied from the layout next to the
+/// input that built it into the shared layout, and the index is assembled there with
+/// slipway-build's own code, the platforms in input order and the annotations the inputs' indexes
+/// carry — so two single-platform builds merged give the index one two-platform build gives.
+fn assemble(
+    ctx: &Context,
+    inputs: &[(String, State)],
+    sources: &[PathBuf],
+    merged: &mut State,
+) -> Result<(), Failure> {
+    let shown = ctx.settings.display_path(&ctx.cwd, &ctx.settings.layout);
+    // Everything is found and checked before the shared layout is touched.
+    type Plan = (
+        String,
+        Vec<(slipway_types::Platform, Layout)>,
+        BTreeMap<String, String>,
+    );
+    let mut plans: Vec<Plan> = Vec::new();
+    for name in merged.images.keys() {
+        // Platforms in the order the inputs list them (and, within one input, in the order of its
+        // index), each with the layout it is in.
+        let mut order: Vec<(slipway_types::Platform, Layout)> = Vec::new();
+        let mut annotations: Option<(String, BTreeMap<String, String>)> = None;
+        for ((label, state), path) in inputs.iter().zip(sources) {
+            let Some(img) = state.images.get(name) else {
+                continue;
+            };
+            let mut plats: Vec<(&slipway_types::Platform, &slipway_state::PlatformImage)> =
+                img.platforms.iter().collect();
+            let mut index_layout = None;
+            if let Some(ix) = &img.index {
+                let recorded = img.layout.clone().unwrap_or_else(|| shown.clone());
+                let l = find_layout(&layout_candidates(path, &recorded, &ctx.cwd), &ix.digest)
+                    .ok_or_else(|| {
+                        Failure::usage(format!(
+                            "image `{name}` of {label}: its index {} is in no layout next to it (looked for `{recorded}` relative to {})",
+                            ix.digest.short(),
+                            path.parent().unwrap_or(Path::new(".")).display()
+                        ))
+                        .with_hint("download each job's layout with its state (the whole .slipway/ directory)")
+                    })?;
+                let m = l.read_manifest(&convert::descriptor(
+                    ix.media_type.as_str(),
+                    &ix.digest,
+                    ix.size,
+                ))?;
+                let children: Vec<Digest> = m
+                    .children()
+                    .iter()
+                    .map(convert::descriptor_digest)
+                    .collect::<Result<_, _>>()?;
+                plats.sort_by_key(|(_, p)| {
+                    children
+                        .iter()
+                        .position(|c| *c == p.manifest.digest)
+                        .unwrap_or(usize::MAX)
+                });
+                let ann: BTreeMap<String, String> = match &m.kind {
+                    ManifestKind::Index(i) => i
+                        .annotations()
+                        .clone()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect(),
+                    ManifestKind::Image(_) => BTreeMap::new(),
+                };
+                match &annotations {
+                    Some((first, a)) if *a != ann => {
+                        let differ: Vec<&String> = a
+                            .keys()
+                            .chain(ann.keys())
+                            .filter(|k| a.get(*k) != ann.get(*k))
+                            .collect();
+                        return Err(Failure::usage(format!(
+                            "image `{name}`: the indexes of {first} and {label} carry different annotations ({}): they are not builds of the same thing",
+                            differ.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                        ))
+                        .with_hint("build every platform of one run from the same commit with the same SOURCE_DATE_EPOCH"));
+                    }
+                    Some(_) => {}
+                    None => annotations = Some((label.clone(), ann)),
+                }
+                index_layout = Some(l);
+            }
+            for (platform, p) in plats {
+                if order.iter().any(|(q, _)| q == platform) {
+                    continue;
+                }
+                let recorded = p
+                    .layout
+                    .clone()
+                    .or_else(|| img.layout.clone())
+                    .unwrap_or_else(|| shown.clone());
+                let l = match &index_layout {
+                    Some(l) if l.has_blob(&p.manifest.digest) => l.clone(),
+                    _ => find_layout(&layout_candidates(path, &recorded, &ctx.cwd), &p.manifest.digest)
+                        .ok_or_else(|| {
+                            Failure::usage(format!(
+                                "image `{name}` {platform} of {label}: its manifest {} is in no layout next to it (looked for `{recorded}`)",
+                                p.manifest.digest.short()
+                            ))
+                            .with_hint("download each job's layout with its state (the whole .slipway/ directory)")
+                        })?,
+                };
+                order.push((platform.clone(), l));
+            }
+        }
+        let Some((_, annotations)) = annotations else {
+            return Err(Failure::usage(format!(
+                "image `{name}`: no input carries an index to take the image's annotations from"
+            ))
+            .with_hint("merge the states slipway-build wrote, not states merged before"));
+        };
+        plans.push((name.clone(), order, annotations));
+    }
+    let dest = Layout::create(&ctx.settings.layout)?;
+    for (name, order, annotations) in plans {
+        let image = merged
+            .images
+            .get_mut(&name)
+            .expect("planned from the merged images");
+        let mut manifests = Vec::new();
+        let mut refs = Vec::new();
+        for (platform, from) in &order {
+            let p = &image.platforms[platform];
+            let desc = convert::descriptor(
+                p.manifest.media_type.as_str(),
+                &p.manifest.digest,
+                p.manifest.size,
+            );
+            copy_tree(from, &dest, &desc)?;
+            // Signatures and attestations made in the platform's own job come along.
+            for (ref_name, d) in from.refs()? {
+                if ARTIFACT_SUFFIXES
+                    .iter()
+                    .any(|s| ref_name == p.manifest.digest.cosign_tag(s))
+                {
+                    copy_tree(from, &dest, &d)?;
+                    refs.push((ref_name, d));
+                }
+            }
+            refs.push((slipway_build::platform_ref(&name, platform), desc.clone()));
+            manifests.push((platform.clone(), dest.read_manifest(&desc)?));
+        }
+        let index = slipway_build::image::index(&dest, &manifests, &annotations)?;
+        if let Some(old) = &image.index
+            && old.digest != index.digest
+        {
+            return Err(Failure::usage(format!(
+                "image `{name}`: the inputs' index is {} but the platforms assemble to {}",
+                old.digest.short(),
+                index.digest.short()
+            )));
+        }
+        refs.push((
+            image.layout_ref.clone().unwrap_or_else(|| name.clone()),
+            index.descriptor(),
+        ));
+        dest.set_refs(&refs)?;
+        image.index = Some(state_descriptor(&index));
+        image.layout = Some(shown.clone());
+        for p in image.platforms.values_mut() {
+            p.layout = None;
+        }
+        ctx.printer.detail(&format!(
+            "image `{name}`: index {} over {} platform(s) in {shown}",
+            index.digest.short(),
+            manifests.len()
+        ));
+    }
+    Ok(())
 }
 
 fn output(ctx: &Context, args: &OutputArgs) -> Result<(), Failure> {

@@ -67,8 +67,9 @@ pub struct Config {
     /// Promotion settings (`slipway-promote`).
     #[serde(default)]
     pub promote: Option<PromoteConfig>,
-    /// Runner binding policy.
-    #[serde(default)]
+    /// Runner binding policy. Present at all (even `runners:` with nothing under it) means a
+    /// policy: an empty one allows no machine.
+    #[serde(default, deserialize_with = "runners::present")]
     pub runners: Option<RunnersConfig>,
 }
 
