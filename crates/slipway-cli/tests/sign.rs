@@ -932,3 +932,106 @@ fn sign_and_verify_settings_from_slipway_yaml() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("keyles"), "{}", r.stderr);
 }
+
+/// `critical.identity.docker-reference` of the last signature on `digest`.
+fn signed_reference(dir: &Path, digest: &Digest) -> Value {
+    let layout = dir.join(".slipway/oci");
+    let m = attached(&layout, digest, "sig").expect("signed");
+    let l = m["layers"].as_array().unwrap().last().unwrap().clone();
+    json_file(&blob(&layout, l["digest"].as_str().unwrap()))["critical"]["identity"]
+        ["docker-reference"]
+        .clone()
+}
+
+#[test]
+fn docker_reference_is_a_validated_repository_defaulting_to_the_push_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let (img, state_path) = image_with_state(dir.path());
+    let sign = |extra: &[&str]| {
+        run(cmd("slipway-sign", dir.path())
+            .arg("--key")
+            .arg(fixture("sigstore-rs-ecdsa-plain.key"))
+            .args(["--attest", "none"])
+            .args(extra))
+    };
+    // A tag, a digest or garbage is not a repository: exit 2 naming the flag, nothing signed.
+    for bad in [
+        "ghcr.io/acme/app:v1",
+        "not a repo!!",
+        "ghcr.io/acme/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "GHCR.io/Acme/App",
+    ] {
+        let r = sign(&["--repository", bad]);
+        assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains("--repository"), "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains(bad), "{bad}: {}", r.stderr);
+        no_panic(&r);
+        assert!(attached(&dir.path().join(".slipway/oci"), &img.digest, "sig").is_none());
+    }
+    // The same for the configuration keys, named as such.
+    std::fs::write(
+        dir.path().join("tagged.yaml"),
+        "sign:\n  repository: ghcr.io/acme/app:latest\n",
+    )
+    .unwrap();
+    let r = sign(&["--config", "tagged.yaml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("sign.repository"), "{}", r.stderr);
+    std::fs::write(
+        dir.path().join("badpush.yaml"),
+        "push:\n  repository: \"no such/repo!\"\n",
+    )
+    .unwrap();
+    let r = sign(&["--config", "badpush.yaml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("push.repository"), "{}", r.stderr);
+    assert!(read_state(dir.path()).signatures.is_empty());
+
+    // Nothing known: the image name, with a warning saying what policies will see.
+    let r = sign(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no repository known") && r.stderr.contains("signedIdentity"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(signed_reference(dir.path(), &img.digest), "hello");
+
+    // push.repository is the default, normalised as cosign writes it (Docker Hub as
+    // index.docker.io); no warning then.
+    std::fs::write(
+        dir.path().join("push.yaml"),
+        "push:\n  repository: docker.io/acme/hello\n",
+    )
+    .unwrap();
+    let r = sign(&["--config", "push.yaml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("no repository known"), "{}", r.stderr);
+    assert_eq!(
+        signed_reference(dir.path(), &img.digest),
+        "index.docker.io/acme/hello"
+    );
+    // --repository wins over the file.
+    let r = sign(&["--config", "push.yaml", "--repository", "ghcr.io/acme/hello"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(signed_reference(dir.path(), &img.digest), "ghcr.io/acme/hello");
+
+    // A push the state records (a re-run after push) names the repository too.
+    StateFile::new(&state_path)
+        .update(|s| {
+            s.pushes.push(
+                serde_json::from_value(serde_json::json!({
+                    "image": "hello", "repository": "registry.example.com:5000/team/hello",
+                    "digest": img.digest.to_string(), "at": "2026-01-02T03:06:00Z"
+                }))
+                .unwrap(),
+            );
+        })
+        .unwrap();
+    let r = sign(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        signed_reference(dir.path(), &img.digest),
+        "registry.example.com:5000/team/hello"
+    );
+}
