@@ -1035,3 +1035,183 @@ fn docker_reference_is_a_validated_repository_defaulting_to_the_push_repository(
         "registry.example.com:5000/team/hello"
     );
 }
+
+/// AWS-LC's Ed25519ph verifier (RFC 8032 §5.1, SHA-512 prehash, empty context): OpenSSL 3.0 and
+/// Go 1.19 here have no Ed25519ph, so this C implementation is the independent check.
+#[allow(unsafe_code)]
+fn aws_lc_ed25519ph_verify(spki_pem: &str, message: &[u8], signature: &[u8]) -> bool {
+    let spki = slipway_sign::keys::PublicKey::from_pem(spki_pem.as_bytes(), "pub").unwrap();
+    // An Ed25519 SubjectPublicKeyInfo is a 12-byte header and the 32-byte key.
+    let raw = &spki.der()[12..];
+    assert_eq!((raw.len(), signature.len()), (32, 64));
+    // SAFETY: the pointers and lengths describe live slices of the sizes AWS-LC reads (message of
+    // message.len(), 64-byte signature, 32-byte key, no context).
+    unsafe {
+        aws_lc_sys::ED25519ph_verify(
+            message.as_ptr(),
+            message.len(),
+            signature.as_ptr(),
+            raw.as_ptr(),
+            std::ptr::null(),
+            0,
+        ) == 1
+    }
+}
+
+fn openssl_ok(dir: &Path, args: &[&str]) -> bool {
+    let out = Command::new(tool("openssl"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    out.status.success()
+}
+
+#[test]
+fn ed25519_p384_p521_and_rsa_keys_sign_as_cosign_does_and_verify_independently() {
+    use slipway_sign::cosign::{self, ArtifactKind, Layer};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (img, _) = image_with_state(d);
+    let layout = d.join(".slipway/oci");
+    let platform = img.platforms[0].1.digest.clone();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let cases: [(&str, &[&str]); 4] = [
+        ("ed25519", &["-algorithm", "ed25519"]),
+        (
+            "p384",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+        ),
+        (
+            "p521",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"],
+        ),
+        ("rsa", &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]),
+    ];
+    for (name, keygen) in cases {
+        // openssl makes the key (PKCS#8); Slipway reads it plain, and in cosign's encrypted form.
+        let pem_file = format!("{name}.pem");
+        let pub_file = format!("{name}.pub");
+        let mut args = vec!["genpkey", "-out", pem_file.as_str()];
+        args.extend(keygen);
+        assert!(openssl_ok(d, &args), "{name}: openssl genpkey");
+        assert!(openssl_ok(
+            d,
+            &["pkey", "-in", &pem_file, "-pubout", "-out", &pub_file]
+        ));
+        let key = slipway_sign::keys::PrivateKey::from_pem(
+            &std::fs::read(d.join(&pem_file)).unwrap(),
+            &pem_file,
+            &mut slipway_sign::keys::GivenPassword(String::new().into()),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let public_pem = std::fs::read_to_string(d.join(&pub_file)).unwrap();
+        assert_eq!(
+            key.public(),
+            &slipway_sign::keys::PublicKey::from_pem(public_pem.as_bytes(), "pub").unwrap(),
+            "{name}"
+        );
+        std::fs::write(
+            d.join(format!("{name}.key")),
+            key.encrypted_pem(&format!("pw-{name}")).unwrap().as_bytes(),
+        )
+        .unwrap();
+
+        // Sign (and attest) through the CLI with the encrypted key.
+        let r = run(cmd("slipway-sign", d)
+            .args(["--key", &format!("{name}.key"), "--repository", "ghcr.io/acme/hello"])
+            .env("SLIPWAY_PASSWORD", format!("pw-{name}")));
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        let m = attached(&layout, &img.digest, "sig").unwrap();
+        let l = m["layers"].as_array().unwrap().last().unwrap().clone();
+        let payload = std::fs::read(blob(&layout, l["digest"].as_str().unwrap())).unwrap();
+        let sig_b64 = l["annotations"]["dev.cosignproject.cosign/signature"]
+            .as_str()
+            .unwrap();
+        let sig = b64.decode(sig_b64).unwrap();
+        std::fs::write(d.join("payload.json"), &payload).unwrap();
+        std::fs::write(d.join("sig.bin"), &sig).unwrap();
+        if name == "ed25519" {
+            // Ed25519ph, as `cosign sign --key` signs: AWS-LC's Ed25519ph verifier accepts it,
+            // OpenSSL's pure Ed25519 verifier does not.
+            assert!(aws_lc_ed25519ph_verify(&public_pem, &payload, &sig));
+            assert!(!aws_lc_ed25519ph_verify(&public_pem, b"other", &sig));
+            assert!(!openssl_ok(
+                d,
+                &[
+                    "pkeyutl", "-verify", "-pubin", "-inkey", &pub_file, "-rawin", "-in",
+                    "payload.json", "-sigfile", "sig.bin"
+                ]
+            ));
+        } else {
+            // ECDSA on any curve over SHA-256 (what `cosign verify --key` checks by default),
+            // RSA PKCS#1 v1.5 SHA-256.
+            assert!(
+                openssl_verify(d, &d.join(&pub_file), &payload, sig_b64),
+                "{name}: openssl dgst -sha256 -verify"
+            );
+        }
+        let verify = |target: &str| {
+            run(cmd("slipway", d).args([
+                "verify",
+                target,
+                "--key",
+                &pub_file,
+                "--attestation",
+                "provenance",
+            ]))
+        };
+        let r = verify("hello");
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+
+        // The other scheme cosign uses for the key type verifies too: a signature openssl made
+        // (pure Ed25519, which `cosign verify --key` checks; ECDSA over the curve's hash, which
+        // `cosign sign` writes), alone on a platform manifest.
+        let other = match name {
+            "ed25519" => Some(vec![
+                "pkeyutl", "-sign", "-inkey", &pem_file, "-rawin", "-in", "p.json", "-out",
+                "o.bin",
+            ]),
+            "p384" => Some(vec![
+                "dgst", "-sha384", "-sign", &pem_file, "-out", "o.bin", "p.json",
+            ]),
+            "p521" => Some(vec![
+                "dgst", "-sha512", "-sign", &pem_file, "-out", "o.bin", "p.json",
+            ]),
+            _ => None,
+        };
+        if let Some(args) = other {
+            let p = slipway_sign::payload::simple_signing(
+                "ghcr.io/acme/hello",
+                &platform,
+                &Default::default(),
+            );
+            std::fs::write(d.join("p.json"), &p).unwrap();
+            assert!(openssl_ok(d, &args), "{name}: openssl sign");
+            let l = slipway_oci::Layout::open(&layout).unwrap();
+            let layer = Layer {
+                media_type: cosign::SIMPLE_SIGNING_MEDIA_TYPE.into(),
+                payload: p,
+                annotations: [(
+                    cosign::SIGNATURE_ANNOTATION.to_owned(),
+                    b64.encode(std::fs::read(d.join("o.bin")).unwrap()),
+                )]
+                .into(),
+            };
+            cosign::write(&l, &platform, ArtifactKind::Signature, &[layer]).unwrap();
+            let target = format!(".slipway/oci@{platform}");
+            let r = run(cmd("slipway", d).args(["verify", &target, "--key", &pub_file]));
+            assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+            // Signed by this key, not by another one of the same type.
+            let mut args = vec!["genpkey", "-out", "other.pem"];
+            args.extend(keygen);
+            assert!(openssl_ok(d, &args));
+            assert!(openssl_ok(
+                d,
+                &["pkey", "-in", "other.pem", "-pubout", "-out", "other.pub"]
+            ));
+            let r = run(cmd("slipway", d).args(["verify", &target, "--key", "other.pub"]));
+            assert_eq!(r.code, 1, "{name}: {}", r.stderr);
+        }
+    }
+}
