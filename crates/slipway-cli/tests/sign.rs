@@ -15,7 +15,7 @@ use slipway_state::{
     BaseImage, Binary, Descriptor, Image, PlatformImage, RunnerRecord, SbomFormat, SbomRecord,
     State, StateFile, Step, StepOutcome, StepRecord,
 };
-use slipway_test::{MockSigstore, test_identity_token, tool};
+use slipway_test::{MockSigstore, Registry, test_identity_token, tool};
 use slipway_types::Digest;
 
 fn fixture(name: &str) -> PathBuf {
@@ -1214,4 +1214,184 @@ fn ed25519_p384_p521_and_rsa_keys_sign_as_cosign_does_and_verify_independently()
             assert_eq!(r.code, 1, "{name}: {}", r.stderr);
         }
     }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn keyless_sign_failed_push_sign_again_push_then_verify_from_the_registry() {
+    let mock = MockSigstore::start();
+    let reg = Registry::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (img, _) = image_with_state(d);
+    let identity = "https://github.com/acme/hello/.github/workflows/release.yml@refs/tags/v1";
+    let issuer = "https://token.actions.githubusercontent.com";
+    std::fs::write(d.join("token"), test_identity_token(issuer, identity)).unwrap();
+    let repo = format!("{}/acme/hello", reg.host());
+    // The repository push goes to is what the payload names (push.repository).
+    std::fs::write(
+        d.join("slipway.yaml"),
+        format!(
+            "push:\n  repository: {repo}\n  transfer:\n    attempts: 2\n    retry_seconds: 1\n"
+        ),
+    )
+    .unwrap();
+    let sign = || {
+        run(cmd("slipway-sign", d).args([
+            "--config",
+            "slipway.yaml",
+            "--keyless",
+            "--identity-token",
+            "token",
+            "--fulcio-url",
+            &mock.url(),
+            "--rekor-url",
+            &mock.url(),
+        ]))
+    };
+    let r = sign();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(signed_reference(d, &img.digest), repo.as_str());
+    let signed = mock.stats();
+    assert_eq!(signed["certificates"], 1);
+    // One signature and one provenance attestation in the log.
+    assert_eq!(signed["entries"], 2);
+
+    // The push fails: the registry is down (exit 3, nothing recorded).
+    let down = format!("127.0.0.1:{}", free_port());
+    let r = run(cmd("slipway-push", d).args([
+        "--config",
+        "slipway.yaml",
+        "--to",
+        &format!("{down}/acme/hello"),
+        "--insecure-registry",
+        &down,
+    ]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(read_state(d).pushes.is_empty());
+
+    // The job is re-run from sign: it finds its own signature and attestation, asks Fulcio and
+    // Rekor nothing, creates no entry, exit 0.
+    let r = sign();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("0 signatures added (1 already there)")
+            && r.stderr.contains("0 attestations added (1 already there)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(mock.stats(), signed, "the re-run asked Fulcio or Rekor");
+    assert_eq!(read_state(d).signatures.len(), 1);
+
+    // The push to the live registry carries the signature; verify from the registry passes.
+    let r = run(cmd("slipway-push", d).args([
+        "--config",
+        "slipway.yaml",
+        "-t",
+        "v1",
+        "--insecure-registry",
+        &reg.host(),
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(cmd("slipway", d)
+        .args([
+            "verify",
+            &format!("{repo}:v1"),
+            "--insecure-registry",
+            &reg.host(),
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--attestation",
+            "provenance",
+            "--trusted-root",
+        ])
+        .arg(mock.trusted_root()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let last = read_state(d).verifications.last().cloned().unwrap();
+    assert!(last.verified && last.location == repo, "{last:?}");
+    assert_eq!(mock.stats(), signed, "verify asked Fulcio or Rekor");
+}
+
+#[test]
+fn an_entry_rekor_already_has_is_fetched_and_reused_by_sign() {
+    // Ed25519 signatures are deterministic: the same key signing the same payload in a fresh
+    // layout (a retried job on a clean runner) proposes the very entry Rekor already holds, and
+    // Rekor answers 409 Conflict with its location.
+    let mock = MockSigstore::start();
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let (img, _) = image_with_state(a.path());
+    let (img_b, _) = image_with_state(b.path());
+    assert_eq!(img.digest, img_b.digest);
+    assert!(openssl_ok(
+        a.path(),
+        &["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"]
+    ));
+    assert!(openssl_ok(
+        a.path(),
+        &["pkey", "-in", "ed.pem", "-pubout", "-out", "ed.pub"]
+    ));
+    let key = a.path().join("ed.pem");
+    let sign = |dir: &Path| {
+        run(cmd("slipway", dir)
+            .args(["--output-format", "json", "sign", "--key"])
+            .arg(&key)
+            .args([
+                "--tlog-upload",
+                "--rekor-url",
+                &mock.url(),
+                "--attest",
+                "none",
+                "--repository",
+                "ghcr.io/acme/hello",
+            ]))
+    };
+    let r = sign(a.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(first["signatures"][0]["log_entry_existed"], false);
+    let s = mock.stats();
+    assert_eq!((s["entries"].as_u64(), s["conflicts"].as_u64()), (Some(1), Some(0)));
+
+    let r = sign(b.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let second: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(second["signatures"][0]["added"], true);
+    assert_eq!(second["signatures"][0]["log_entry_existed"], true);
+    assert_eq!(
+        second["signatures"][0]["log_index"],
+        first["signatures"][0]["log_index"]
+    );
+    let s = mock.stats();
+    assert_eq!(
+        (
+            s["entries"].as_u64(),
+            s["conflicts"].as_u64(),
+            s["gets"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "one 409, the existing entry fetched, no new entry: {s}"
+    );
+    // The bundle stored in the fresh layout is the log's existing entry, and it verifies.
+    let bundle = |dir: &Path| {
+        attached(&dir.join(".slipway/oci"), &img.digest, "sig").unwrap()["layers"][0]
+            ["annotations"]["dev.sigstore.cosign/bundle"]
+            .clone()
+    };
+    assert_eq!(bundle(a.path()), bundle(b.path()));
+    let r = run(cmd("slipway", b.path())
+        .args(["verify", "--require-tlog", "--key"])
+        .arg(a.path().join("ed.pub"))
+        .arg("--trusted-root")
+        .arg(mock.trusted_root()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }

@@ -685,18 +685,25 @@ fn sign_images(ctx: &Context, args: &SignArgs) -> Result<StepReport, Failure> {
             tlog,
         )?;
         lines.push(format!(
-            "{} {} {}",
+            "{} {} {}{}",
             if out.added {
                 "signed"
             } else {
                 "already signed"
             },
             subject,
-            out.tag
+            out.tag,
+            match out.log_index {
+                Some(i) if out.added && out.log_entry_existed => {
+                    format!(" (Rekor already had the entry: log index {i} reused)")
+                }
+                _ => String::new(),
+            }
         ));
         json_sigs.push(json!({
             "image": t.name, "digest": subject.to_string(), "tag": out.tag, "added": out.added,
-            "log_index": out.log_index, "key": out.key_id, "identity": out.identity, "issuer": out.issuer,
+            "log_index": out.log_index, "log_entry_existed": out.log_entry_existed,
+            "key": out.key_id, "identity": out.identity, "issuer": out.issuer,
         }));
         sig_records.push(SignatureRecord {
             digest: subject.clone(),
