@@ -808,19 +808,25 @@ fn keyless_through_the_cli_with_github_oidc() {
             .contains("SignedEntryTimestamp")
     );
 
-    let root = mock.trusted_root();
-    let verify = |id: &str| {
-        run(cmd("slipway", dir.path())
-            .args([
-                "verify",
-                "--certificate-identity",
-                id,
-                "--certificate-oidc-issuer",
-                issuer,
-                "--trusted-root",
-            ])
-            .arg(&root))
+    // The trusted root outlives the mock (verify runs once more after it is stopped).
+    let root = dir.path().join("trusted_root.json");
+    std::fs::copy(mock.trusted_root(), &root).unwrap();
+    let verify_cmd = |id: &str| {
+        let mut c = cmd("slipway", dir.path());
+        c.args([
+            "verify",
+            "--certificate-identity",
+            id,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--trusted-root",
+        ])
+        .arg(&root);
+        c
     };
+    let verify = |id: &str| run(&mut verify_cmd(id));
+    // Offline: verification asks the Fulcio/Rekor it was signed with nothing at all.
+    let asked = mock.stats();
     let r = verify(identity);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = verify("https://github.com/evil/hello/.github/workflows/release.yml@refs/heads/main");
@@ -837,6 +843,7 @@ fn keyless_through_the_cli_with_github_oidc() {
         ])
         .arg(&root));
     assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(mock.stats(), asked, "verify sent requests to Fulcio/Rekor");
 
     // The push after this sign failed; the job is re-run, sign runs again (now with a token file):
     // everything is there, no new certificate and no new Rekor upload, exit 0.
@@ -881,6 +888,31 @@ fn keyless_through_the_cli_with_github_oidc() {
         attached(&dir.path().join(".slipway/oci"), &img.digest, "sig").unwrap(),
         m
     );
+
+    // With Fulcio and Rekor gone, verification still passes.
+    drop(mock);
+    let r = verify(identity);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // And with no network at all, where this machine lets a process have its own empty network
+    // namespace (root, or unprivileged user namespaces; CI containers may allow neither).
+    if Command::new("unshare")
+        .args(["-rn", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let c = verify_cmd(identity);
+        let mut u = Command::new("unshare");
+        u.args(["-rn", "--"])
+            .arg(c.get_program())
+            .args(c.get_args())
+            .current_dir(dir.path())
+            .env_clear()
+            .envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+        let r = run(&mut u);
+        assert_eq!(r.code, 0, "verify without a network: {}", r.stderr);
+    } else {
+        eprintln!("unshare -rn is not permitted here: the no-network run of verify was not made");
+    }
 }
 
 #[test]
