@@ -253,7 +253,28 @@ fn bad_key_input_exits_2_without_panicking() {
         t.replace_range(60..70, "!!!!!!!!!!");
         write("corrupted.key", &t)
     };
+    // The ciphertext altered inside an intact envelope: the MAC check fails as for a wrong
+    // password, and the message says it may be either.
+    let damaged = {
+        let text = std::fs::read_to_string(fixture("cosign-ecdsa-p256.key")).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        let mut env: Value = serde_json::from_slice(&b64.decode(body).unwrap()).unwrap();
+        let mut ct = b64.decode(env["ciphertext"].as_str().unwrap()).unwrap();
+        ct[10] ^= 0x80;
+        env["ciphertext"] = b64.encode(&ct).into();
+        let label = text.lines().next().unwrap().trim_start_matches("-----BEGIN ");
+        let label = label.trim_end_matches("-----");
+        write(
+            "damaged.key",
+            &format!(
+                "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+                b64.encode(serde_json::to_vec(&env).unwrap())
+            ),
+        )
+    };
     let cases: Vec<(PathBuf, &str)> = vec![
+        (damaged, "wrong password, or the key file is damaged"),
         (corrupted, "corrupted PEM"),
         (write("garbage.key", "hello\n"), "corrupted PEM"),
         (fixture("busybox.pub"), "not a private key"),

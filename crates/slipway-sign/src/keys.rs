@@ -21,8 +21,9 @@
 //!   pure Ed25519, which is what `cosign verify --key` checks and older cosign signed.
 //!
 //! The envelope is validated here before it reaches the decryptor of the `sigstore` crate, so a
-//! damaged file is reported as damaged (never a panic), and the only remaining failure of the
-//! decryption, the MAC check, means exactly one thing: the password is wrong.
+//! file whose envelope is damaged is reported as such (never a panic). What remains is the
+//! secretbox MAC check, which fails alike for a wrong password and for altered ciphertext, salt
+//! or nonce: scrypt + secretbox cannot tell them apart, so the error says both.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -440,7 +441,8 @@ impl PrivateKey {
                 let pw = password.password(what)?;
                 match kdf::decrypt(block.contents(), pw.as_bytes()) {
                     Ok(der) => Zeroizing::new(der),
-                    // The envelope was checked above; what remains is the MAC check.
+                    // The envelope was checked above; what remains is the MAC check (a wrong
+                    // password, or damaged ciphertext: indistinguishable).
                     Err(sigstore::errors::SigstoreError::PrivateKeyEncryptError(_)) => {
                         return Err(SignError::WrongPassword {
                             key: what.to_owned(),
@@ -675,5 +677,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("scrypt"), "{err}");
+    }
+
+    #[test]
+    fn damaged_ciphertext_is_not_called_just_a_wrong_password() {
+        let key = PrivateKey::generate().unwrap();
+        let pem = key.encrypted_pem("pw").unwrap();
+        let block = pem::parse(pem.as_bytes()).unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(block.contents()).unwrap();
+        let mut ct = B64.decode(v["ciphertext"].as_str().unwrap()).unwrap();
+        ct[20] ^= 0x01;
+        v["ciphertext"] = B64.encode(&ct).into();
+        let bad = pem_lf(SIGSTORE_PRIVATE_KEY_LABEL, serde_json::to_vec(&v).unwrap());
+        let err = PrivateKey::from_pem(
+            bad.as_bytes(),
+            "k",
+            &mut GivenPassword("pw".to_owned().into()),
+        )
+        .unwrap_err();
+        assert!(matches!(err, SignError::WrongPassword { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("wrong password, or the key file is damaged"),
+            "{err}"
+        );
     }
 }
