@@ -1448,3 +1448,121 @@ fn an_entry_rekor_already_has_is_fetched_and_reused_by_sign() {
         .arg(mock.trusted_root()));
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Runs `args` of `bin` on a pseudo-terminal (util-linux `script`), typing each of `answers` once
+/// the text before it has appeared (typed earlier, the terminal would still echo it); returns
+/// the exit code and everything the terminal showed.
+fn on_a_terminal(dir: &Path, bin: &str, args: &[&str], answers: &[(&str, &str)]) -> (i32, String) {
+    use std::sync::{Arc, Mutex};
+    let exe = match bin {
+        "slipway" => env!("CARGO_BIN_EXE_slipway"),
+        "slipway-sign" => env!("CARGO_BIN_EXE_slipway-sign"),
+        other => panic!("{other}"),
+    };
+    let line = std::iter::once(exe)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs");
+    let seen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let reader = {
+        let seen = seen.clone();
+        let mut out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let mut from = 0;
+    for (after, answer) in answers {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let text = String::from_utf8_lossy(&seen.lock().unwrap()).to_string();
+            if let Some(i) = text[from..].find(after) {
+                from += i + after.len();
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no `{after}` on the terminal: {text:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // The program turns echo off right after writing the prompt; typing before that would
+        // have the terminal itself echo the answer, so give it a moment (an untimed wait: this
+        // only delays the typing, it asserts nothing about time).
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+    let status = child.wait().unwrap();
+    drop(stdin);
+    reader.join().unwrap();
+    let text = String::from_utf8_lossy(&seen.lock().unwrap()).to_string();
+    (status.code().unwrap(), text)
+}
+
+#[test]
+fn passwords_are_asked_on_the_terminal_and_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (img, _) = image_with_state(d);
+    let secret = "s3cret-typed-on-the-tty";
+    // generate-key-pair asks twice.
+    let (code, screen) = on_a_terminal(
+        d,
+        "slipway",
+        &["sign", "generate-key-pair"],
+        &[
+            ("Enter password for private key: ", secret),
+            ("again: ", secret),
+        ],
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(!screen.contains(secret), "the password was echoed: {screen:?}");
+    assert!(d.join("cosign.key").exists());
+
+    // sign asks for the key's password on the terminal (no variable set) and signs with it.
+    let (code, screen) = on_a_terminal(
+        d,
+        "slipway-sign",
+        &["--key", "cosign.key", "--attest", "none", "--repository", "ghcr.io/acme/hello"],
+        &[("Password for key ", secret)],
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("Password for key `"), "{screen:?}");
+    assert!(screen.contains("cosign.key"), "{screen:?}");
+    assert!(!screen.contains(secret), "the password was echoed: {screen:?}");
+    assert!(attached(&d.join(".slipway/oci"), &img.digest, "sig").is_some());
+    let r = run(cmd("slipway", d).args(["verify", "--key", "cosign.pub"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // A wrong password typed there: exit 2, saying so, still not echoed.
+    let (code, screen) = on_a_terminal(
+        d,
+        "slipway-sign",
+        &["--key", "cosign.key", "--attest", "none", "--repository", "ghcr.io/acme/hello"],
+        &[("Password for key ", "not-the-password")],
+    );
+    assert_eq!(code, 2, "{screen}");
+    assert!(screen.contains("wrong password"), "{screen:?}");
+    assert!(!screen.contains("not-the-password"), "{screen:?}");
+}
