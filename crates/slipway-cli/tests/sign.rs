@@ -864,6 +864,46 @@ fn keyless_through_the_cli_with_github_oidc() {
         ])
         .arg(&root));
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // The certificate's embedded SCT is checked against the root's CT logs: a root without them
+    // (or with another log's key) rejects it, unless --insecure-ignore-sct says not to check.
+    let mut no_ct = json_file(&root);
+    let ct = no_ct.as_object_mut().unwrap().remove("ctlogs").unwrap();
+    std::fs::write(dir.path().join("no-ct.json"), no_ct.to_string()).unwrap();
+    let mut other_ct = json_file(&root);
+    other_ct["ctlogs"] = ct.clone();
+    other_ct["ctlogs"][0]["publicKey"] = other_ct["tlogs"][0]["publicKey"].clone();
+    std::fs::write(dir.path().join("other-ct.json"), other_ct.to_string()).unwrap();
+    for (file, why) in [
+        ("no-ct.json", "no Certificate Transparency logs"),
+        ("other-ct.json", "not in the trusted root"),
+    ] {
+        let r = run(cmd("slipway", dir.path()).args([
+            "verify",
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--trusted-root",
+            file,
+        ]));
+        assert_eq!(r.code, 1, "{file}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("certificate transparency") && r.stderr.contains(why),
+            "{file}: {}",
+            r.stderr
+        );
+    }
+    let r = run(cmd("slipway", dir.path()).args([
+        "verify",
+        "--certificate-identity",
+        identity,
+        "--certificate-oidc-issuer",
+        issuer,
+        "--trusted-root",
+        "no-ct.json",
+        "--insecure-ignore-sct",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(mock.stats(), asked, "verify sent requests to Fulcio/Rekor");
 
     // The push after this sign failed; the job is re-run, sign runs again (now with a token file):

@@ -163,3 +163,44 @@ fn legacy_cosign_bundles_sets_verify_with_the_trusted_roots_rekor_key() {
         assert!(err.contains("does not verify"), "{name}: {err}");
     }
 }
+
+#[test]
+fn the_real_fulcio_certificates_sct_verifies_with_the_trusted_roots_ct_log() {
+    let (_, _, _, cert_pem, _) = dsse_vector();
+    let cert = slipway_sign::trust::SigningCert::from_pem(&cert_pem).unwrap();
+    let root = root();
+    // Its issuer is the public-good Fulcio intermediate of the trusted root.
+    let spki = root.issuer_spki(&cert, &[]).unwrap();
+    root.verify_sct(&cert, &spki).unwrap();
+
+    // Another issuer key hash, no CT logs, or only another log's key: no.
+    let err = root.verify_sct(&cert, b"another issuer").unwrap_err();
+    assert!(err.contains("does not verify"), "{err}");
+    let mut none = root.clone();
+    none.ctlogs.clear();
+    let err = none.verify_sct(&cert, &spki).unwrap_err();
+    assert!(err.contains("no Certificate Transparency logs"), "{err}");
+    let mut other = root.clone();
+    other.ctlogs = root.rekor.clone();
+    let err = other.verify_sct(&cert, &spki).unwrap_err();
+    assert!(err.contains("not in the trusted root"), "{err}");
+    // The 2022 sign-blob certificate (same intermediate, another CT log key of the root) verifies
+    // too; a certificate whose TBS was altered after logging does not.
+    let blob_pem = String::from_utf8(b64(&json("sign-blob.bundle.json")["cert"])).unwrap();
+    let blob = slipway_sign::trust::SigningCert::from_pem(&blob_pem).unwrap();
+    root.verify_sct(&blob, &root.issuer_spki(&blob, &[]).unwrap())
+        .unwrap();
+    let mut der = cert.der.clone();
+    let at = der
+        .windows(b"kubewarden".len())
+        .position(|w| w == b"kubewarden")
+        .expect("the SAN names kubewarden");
+    der[at] = b'K';
+    let altered = slipway_sign::trust::SigningCert::from_pem(&format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        B64.encode(&der)
+    ))
+    .unwrap();
+    let err = root.verify_sct(&altered, &spki).unwrap_err();
+    assert!(err.contains("does not verify"), "{err}");
+}
