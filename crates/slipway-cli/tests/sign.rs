@@ -263,7 +263,11 @@ fn bad_key_input_exits_2_without_panicking() {
         let mut ct = b64.decode(env["ciphertext"].as_str().unwrap()).unwrap();
         ct[10] ^= 0x80;
         env["ciphertext"] = b64.encode(&ct).into();
-        let label = text.lines().next().unwrap().trim_start_matches("-----BEGIN ");
+        let label = text
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("-----BEGIN ");
         let label = label.trim_end_matches("-----");
         write(
             "damaged.key",
@@ -1105,9 +1109,17 @@ fn docker_reference_is_a_validated_repository_defaulting_to_the_push_repository(
         "index.docker.io/acme/hello"
     );
     // --repository wins over the file.
-    let r = sign(&["--config", "push.yaml", "--repository", "ghcr.io/acme/hello"]);
+    let r = sign(&[
+        "--config",
+        "push.yaml",
+        "--repository",
+        "ghcr.io/acme/hello",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(signed_reference(dir.path(), &img.digest), "ghcr.io/acme/hello");
+    assert_eq!(
+        signed_reference(dir.path(), &img.digest),
+        "ghcr.io/acme/hello"
+    );
 
     // A push the state records (a re-run after push) names the repository too.
     StateFile::new(&state_path)
@@ -1179,7 +1191,10 @@ fn ed25519_p384_p521_and_rsa_keys_sign_as_cosign_does_and_verify_independently()
             "p521",
             &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"],
         ),
-        ("rsa", &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]),
+        (
+            "rsa",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        ),
     ];
     for (name, keygen) in cases {
         // openssl makes the key (PKCS#8); Slipway reads it plain, and in cosign's encrypted form.
@@ -1212,7 +1227,12 @@ fn ed25519_p384_p521_and_rsa_keys_sign_as_cosign_does_and_verify_independently()
 
         // Sign (and attest) through the CLI with the encrypted key.
         let r = run(cmd("slipway-sign", d)
-            .args(["--key", &format!("{name}.key"), "--repository", "ghcr.io/acme/hello"])
+            .args([
+                "--key",
+                &format!("{name}.key"),
+                "--repository",
+                "ghcr.io/acme/hello",
+            ])
             .env("SLIPWAY_PASSWORD", format!("pw-{name}")));
         assert_eq!(r.code, 0, "{name}: {}", r.stderr);
         let m = attached(&layout, &img.digest, "sig").unwrap();
@@ -1232,8 +1252,16 @@ fn ed25519_p384_p521_and_rsa_keys_sign_as_cosign_does_and_verify_independently()
             assert!(!openssl_ok(
                 d,
                 &[
-                    "pkeyutl", "-verify", "-pubin", "-inkey", &pub_file, "-rawin", "-in",
-                    "payload.json", "-sigfile", "sig.bin"
+                    "pkeyutl",
+                    "-verify",
+                    "-pubin",
+                    "-inkey",
+                    &pub_file,
+                    "-rawin",
+                    "-in",
+                    "payload.json",
+                    "-sigfile",
+                    "sig.bin"
                 ]
             ));
         } else {
@@ -1262,8 +1290,7 @@ fn ed25519_p384_p521_and_rsa_keys_sign_as_cosign_does_and_verify_independently()
         // `cosign sign` writes), alone on a platform manifest.
         let other = match name {
             "ed25519" => Some(vec![
-                "pkeyutl", "-sign", "-inkey", &pem_file, "-rawin", "-in", "p.json", "-out",
-                "o.bin",
+                "pkeyutl", "-sign", "-inkey", &pem_file, "-rawin", "-in", "p.json", "-out", "o.bin",
             ]),
             "p384" => Some(vec![
                 "dgst", "-sha384", "-sign", &pem_file, "-out", "o.bin", "p.json",
@@ -1453,7 +1480,10 @@ fn an_entry_rekor_already_has_is_fetched_and_reused_by_sign() {
     let first: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(first["signatures"][0]["log_entry_existed"], false);
     let s = mock.stats();
-    assert_eq!((s["entries"].as_u64(), s["conflicts"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(
+        (s["entries"].as_u64(), s["conflicts"].as_u64()),
+        (Some(1), Some(0))
+    );
 
     let r = sign(b.path());
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -1476,8 +1506,8 @@ fn an_entry_rekor_already_has_is_fetched_and_reused_by_sign() {
     );
     // The bundle stored in the fresh layout is the log's existing entry, and it verifies.
     let bundle = |dir: &Path| {
-        attached(&dir.join(".slipway/oci"), &img.digest, "sig").unwrap()["layers"][0]
-            ["annotations"]["dev.sigstore.cosign/bundle"]
+        attached(&dir.join(".slipway/oci"), &img.digest, "sig").unwrap()["layers"][0]["annotations"]
+            ["dev.sigstore.cosign/bundle"]
             .clone()
     };
     assert_eq!(bundle(a.path()), bundle(b.path()));
@@ -1577,20 +1607,33 @@ fn passwords_are_asked_on_the_terminal_and_never_echoed() {
         ],
     );
     assert_eq!(code, 0, "{screen}");
-    assert!(!screen.contains(secret), "the password was echoed: {screen:?}");
+    assert!(
+        !screen.contains(secret),
+        "the password was echoed: {screen:?}"
+    );
     assert!(d.join("cosign.key").exists());
 
     // sign asks for the key's password on the terminal (no variable set) and signs with it.
     let (code, screen) = on_a_terminal(
         d,
         "slipway-sign",
-        &["--key", "cosign.key", "--attest", "none", "--repository", "ghcr.io/acme/hello"],
+        &[
+            "--key",
+            "cosign.key",
+            "--attest",
+            "none",
+            "--repository",
+            "ghcr.io/acme/hello",
+        ],
         &[("Password for key ", secret)],
     );
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("Password for key `"), "{screen:?}");
     assert!(screen.contains("cosign.key"), "{screen:?}");
-    assert!(!screen.contains(secret), "the password was echoed: {screen:?}");
+    assert!(
+        !screen.contains(secret),
+        "the password was echoed: {screen:?}"
+    );
     assert!(attached(&d.join(".slipway/oci"), &img.digest, "sig").is_some());
     let r = run(cmd("slipway", d).args(["verify", "--key", "cosign.pub"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -1599,7 +1642,14 @@ fn passwords_are_asked_on_the_terminal_and_never_echoed() {
     let (code, screen) = on_a_terminal(
         d,
         "slipway-sign",
-        &["--key", "cosign.key", "--attest", "none", "--repository", "ghcr.io/acme/hello"],
+        &[
+            "--key",
+            "cosign.key",
+            "--attest",
+            "none",
+            "--repository",
+            "ghcr.io/acme/hello",
+        ],
         &[("Password for key ", "not-the-password")],
     );
     assert_eq!(code, 2, "{screen}");

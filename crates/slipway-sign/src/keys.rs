@@ -507,8 +507,8 @@ impl PrivateKey {
             }
             CosignVerificationKey::ECDSA_P521_SHA512_ASN1(_) => {
                 use p521::pkcs8::DecodePrivateKey;
-                let secret =
-                    p521::SecretKey::from_pkcs8_der(&pkcs8()?).map_err(|e| cannot(e.to_string()))?;
+                let secret = p521::SecretKey::from_pkcs8_der(&pkcs8()?)
+                    .map_err(|e| cannot(e.to_string()))?;
                 KeySigner::P521(
                     p521::ecdsa::SigningKey::from_bytes(&secret.to_bytes())
                         .map_err(|e| cannot(e.to_string()))?,
@@ -567,14 +567,16 @@ impl PrivateKey {
             KeySigner::Sigstore(s) => s.sign(message).map_err(|e| failed(e.to_string())),
             KeySigner::P384(k) => {
                 use p384::ecdsa::signature::hazmat::PrehashSigner;
-                let sig: p384::ecdsa::Signature =
-                    k.sign_prehash(&sha256(message)).map_err(|e| failed(e.to_string()))?;
+                let sig: p384::ecdsa::Signature = k
+                    .sign_prehash(&sha256(message))
+                    .map_err(|e| failed(e.to_string()))?;
                 Ok(sig.to_der().as_bytes().to_vec())
             }
             KeySigner::P521(k) => {
                 use p521::ecdsa::signature::hazmat::PrehashSigner;
-                let sig: p521::ecdsa::Signature =
-                    k.sign_prehash(&sha256(message)).map_err(|e| failed(e.to_string()))?;
+                let sig: p521::ecdsa::Signature = k
+                    .sign_prehash(&sha256(message))
+                    .map_err(|e| failed(e.to_string()))?;
                 Ok(sig.to_der().as_bytes().to_vec())
             }
             KeySigner::Ed25519ph(k) => {

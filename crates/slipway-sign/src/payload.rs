@@ -268,7 +268,10 @@ mod tests {
         assert_eq!(r("127.0.0.1:5000/acme/app"), "127.0.0.1:5000/acme/app");
         assert_eq!(r("hello"), "index.docker.io/library/hello");
         assert_eq!(r("docker.io/acme/app"), "index.docker.io/acme/app");
-        assert_eq!(r("index.docker.io/library/alpine"), "index.docker.io/library/alpine");
+        assert_eq!(
+            r("index.docker.io/library/alpine"),
+            "index.docker.io/library/alpine"
+        );
     }
 
     #[test]

@@ -427,7 +427,11 @@ fn node_hash(left: &[u8], right: &[u8]) -> Vec<u8> {
 /// Checks that the entry `body` (the decoded canonical body) is in the tree `proof` names (RFC
 /// 9162 §2.1.3.2: leaf hash `SHA-256(0x00 || body)`, nodes `SHA-256(0x01 || left || right)`), and
 /// that the checkpoint for that tree is signed by one of `keys`.
-pub fn verify_inclusion(body: &[u8], proof: &InclusionProof, keys: &[LogKey]) -> Result<(), String> {
+pub fn verify_inclusion(
+    body: &[u8],
+    proof: &InclusionProof,
+    keys: &[LogKey],
+) -> Result<(), String> {
     use sha2::Digest as _;
     if proof.log_index >= proof.tree_size {
         return Err("the inclusion proof's index is outside its tree".into());
@@ -496,7 +500,8 @@ fn verify_checkpoint(
         let (hint, sig) = sig.split_at(4);
         for k in keys {
             let id = slipway_oci::digest::sha256(k.key.der());
-            if id.hex().get(..8) == Some(hex4(hint).as_str()) && k.key.verify(sig, text.as_bytes()) {
+            if id.hex().get(..8) == Some(hex4(hint).as_str()) && k.key.verify(sig, text.as_bytes())
+            {
                 return Ok(());
             }
         }

@@ -219,7 +219,9 @@ impl TrustedRoot {
             .chain(self.fulcio.iter().flatten())
             .filter_map(|d| Certificate::from_der(d).ok())
             .find(|c| c.tbs_certificate().subject() == issuer)
-            .ok_or_else(|| "the certificate's issuer is not in its chain nor the trusted root".to_owned())
+            .ok_or_else(|| {
+                "the certificate's issuer is not in its chain nor the trusted root".to_owned()
+            })
             .and_then(|c| {
                 c.tbs_certificate()
                     .subject_public_key_info()
@@ -248,7 +250,10 @@ impl TrustedRoot {
         let mut last = String::from("the SCT list is empty");
         for sct in list {
             let Some(log) = self.ctlogs.iter().find(|k| k.log_id == hex(&sct.log_id)) else {
-                last = format!("the SCT is from CT log {} which is not in the trusted root", hex(&sct.log_id));
+                last = format!(
+                    "the SCT is from CT log {} which is not in the trusted root",
+                    hex(&sct.log_id)
+                );
                 continue;
             };
             // `digitally-signed` CertificateTimestamp for a precert_entry.
@@ -259,7 +264,11 @@ impl TrustedRoot {
             let len = u32::try_from(tbs.len()).map_err(|_| "the certificate is too large")?;
             signed.extend_from_slice(&len.to_be_bytes()[1..]);
             signed.extend_from_slice(&tbs);
-            signed.extend_from_slice(&u16::try_from(sct.extensions.len()).map_err(|_| "bad SCT")?.to_be_bytes());
+            signed.extend_from_slice(
+                &u16::try_from(sct.extensions.len())
+                    .map_err(|_| "bad SCT")?
+                    .to_be_bytes(),
+            );
             signed.extend_from_slice(&sct.extensions);
             if log.key.verify(&sct.signature, &signed) {
                 return Ok(());

@@ -96,8 +96,7 @@ fn a_rekor_canonicalised_dsse_entry_verifies_against_the_trusted_root() {
         let v = json("sign-blob.bundle.json");
         String::from_utf8(b64(&v["cert"])).unwrap()
     };
-    let err =
-        rekor::verify_bundle(&bundle, &root.rekor, &sig, &envelope, &other_cert).unwrap_err();
+    let err = rekor::verify_bundle(&bundle, &root.rekor, &sig, &envelope, &other_cert).unwrap_err();
     assert!(err.contains("another signature"), "{err}");
     // A changed index breaks the SET.
     let mut bad = bundle.clone();
