@@ -2,7 +2,8 @@
 # Installs, idempotently, every third-party tool Slipway's tests run:
 #   Debian packages  docker-registry (Docker Distribution), apache2-utils (htpasswd), skopeo, umoci,
 #                    golang-go, openssl, python3-venv, curl, git, rsync, jq, systemd (systemd-analyze),
-#                    binutils (readelf, objcopy), zstd, util-linux (taskset), nodejs + npm
+#                    binutils (readelf, objcopy), zstd, util-linux (taskset, unshare, setpriv),
+#                    bsdutils (script: a terminal for the password-prompt test), nodejs + npm
 #   Python (venv)    spdx-tools, cyclonedx-python-lib, check-jsonschema   -> .test-tools/venv
 #   Node             @action-validator/cli, @sigstore/mock, gitlab-ci-local -> .test-tools/node_modules
 #   Node.js 22       only when the system's is older than 20 (Debian 12 has 18), from the npm
@@ -20,7 +21,7 @@ say() { printf 'test-deps: %s\n' "$*" >&2; }
 die() { printf 'test-deps: error: %s\n' "$*" >&2; exit 1; }
 
 # --- Debian packages -------------------------------------------------------------------------
-apt_packages=(docker-registry apache2-utils skopeo umoci golang-go openssl python3-venv curl ca-certificates git rsync jq systemd binutils zstd util-linux)
+apt_packages=(docker-registry apache2-utils skopeo umoci golang-go openssl python3-venv curl ca-certificates git rsync jq systemd binutils zstd util-linux bsdutils)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -15,7 +15,7 @@ use slipway_state::{
     BaseImage, Binary, Descriptor, Image, PlatformImage, RunnerRecord, SbomFormat, SbomRecord,
     State, StateFile, Step, StepOutcome, StepRecord,
 };
-use slipway_test::{MockSigstore, test_identity_token, tool};
+use slipway_test::{MockSigstore, Registry, test_identity_token, tool};
 use slipway_types::Digest;
 
 fn fixture(name: &str) -> PathBuf {
@@ -253,7 +253,32 @@ fn bad_key_input_exits_2_without_panicking() {
         t.replace_range(60..70, "!!!!!!!!!!");
         write("corrupted.key", &t)
     };
+    // The ciphertext altered inside an intact envelope: the MAC check fails as for a wrong
+    // password, and the message says it may be either.
+    let damaged = {
+        let text = std::fs::read_to_string(fixture("cosign-ecdsa-p256.key")).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        let mut env: Value = serde_json::from_slice(&b64.decode(body).unwrap()).unwrap();
+        let mut ct = b64.decode(env["ciphertext"].as_str().unwrap()).unwrap();
+        ct[10] ^= 0x80;
+        env["ciphertext"] = b64.encode(&ct).into();
+        let label = text
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("-----BEGIN ");
+        let label = label.trim_end_matches("-----");
+        write(
+            "damaged.key",
+            &format!(
+                "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+                b64.encode(serde_json::to_vec(&env).unwrap())
+            ),
+        )
+    };
     let cases: Vec<(PathBuf, &str)> = vec![
+        (damaged, "wrong password, or the key file is damaged"),
         (corrupted, "corrupted PEM"),
         (write("garbage.key", "hello\n"), "corrupted PEM"),
         (fixture("busybox.pub"), "not a private key"),
@@ -819,19 +844,25 @@ fn keyless_through_the_cli_with_github_oidc() {
             .contains("SignedEntryTimestamp")
     );
 
-    let root = mock.trusted_root();
-    let verify = |id: &str| {
-        run(cmd("slipway", dir.path())
-            .args([
-                "verify",
-                "--certificate-identity",
-                id,
-                "--certificate-oidc-issuer",
-                issuer,
-                "--trusted-root",
-            ])
-            .arg(&root))
+    // The trusted root outlives the mock (verify runs once more after it is stopped).
+    let root = dir.path().join("trusted_root.json");
+    std::fs::copy(mock.trusted_root(), &root).unwrap();
+    let verify_cmd = |id: &str| {
+        let mut c = cmd("slipway", dir.path());
+        c.args([
+            "verify",
+            "--certificate-identity",
+            id,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--trusted-root",
+        ])
+        .arg(&root);
+        c
     };
+    let verify = |id: &str| run(&mut verify_cmd(id));
+    // Offline: verification asks the Fulcio/Rekor it was signed with nothing at all.
+    let asked = mock.stats();
     let r = verify(identity);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = verify("https://github.com/evil/hello/.github/workflows/release.yml@refs/heads/main");
@@ -848,6 +879,47 @@ fn keyless_through_the_cli_with_github_oidc() {
         ])
         .arg(&root));
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // The certificate's embedded SCT is checked against the root's CT logs: a root without them
+    // (or with another log's key) rejects it, unless --insecure-ignore-sct says not to check.
+    let mut no_ct = json_file(&root);
+    let ct = no_ct.as_object_mut().unwrap().remove("ctlogs").unwrap();
+    std::fs::write(dir.path().join("no-ct.json"), no_ct.to_string()).unwrap();
+    let mut other_ct = json_file(&root);
+    other_ct["ctlogs"] = ct.clone();
+    other_ct["ctlogs"][0]["publicKey"] = other_ct["tlogs"][0]["publicKey"].clone();
+    std::fs::write(dir.path().join("other-ct.json"), other_ct.to_string()).unwrap();
+    for (file, why) in [
+        ("no-ct.json", "no Certificate Transparency logs"),
+        ("other-ct.json", "not in the trusted root"),
+    ] {
+        let r = run(cmd("slipway", dir.path()).args([
+            "verify",
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--trusted-root",
+            file,
+        ]));
+        assert_eq!(r.code, 1, "{file}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("certificate transparency") && r.stderr.contains(why),
+            "{file}: {}",
+            r.stderr
+        );
+    }
+    let r = run(cmd("slipway", dir.path()).args([
+        "verify",
+        "--certificate-identity",
+        identity,
+        "--certificate-oidc-issuer",
+        issuer,
+        "--trusted-root",
+        "no-ct.json",
+        "--insecure-ignore-sct",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(mock.stats(), asked, "verify sent requests to Fulcio/Rekor");
 
     // The push after this sign failed; the job is re-run, sign runs again (now with a token file):
     // everything is there, no new certificate and no new Rekor upload, exit 0.
@@ -892,6 +964,31 @@ fn keyless_through_the_cli_with_github_oidc() {
         attached(&dir.path().join(".slipway/oci"), &img.digest, "sig").unwrap(),
         m
     );
+
+    // With Fulcio and Rekor gone, verification still passes.
+    drop(mock);
+    let r = verify(identity);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // And with no network at all, where this machine lets a process have its own empty network
+    // namespace (root, or unprivileged user namespaces; CI containers may allow neither).
+    if Command::new("unshare")
+        .args(["-rn", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let c = verify_cmd(identity);
+        let mut u = Command::new("unshare");
+        u.args(["-rn", "--"])
+            .arg(c.get_program())
+            .args(c.get_args())
+            .current_dir(dir.path())
+            .env_clear()
+            .envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+        let r = run(&mut u);
+        assert_eq!(r.code, 0, "verify without a network: {}", r.stderr);
+    } else {
+        eprintln!("unshare -rn is not permitted here: the no-network run of verify was not made");
+    }
 }
 
 #[test]
@@ -942,4 +1039,631 @@ fn sign_and_verify_settings_from_slipway_yaml() {
     let r = run(cmd("slipway-sign", dir.path()).args(["--config", "cfg/slipway.yaml"]));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("keyles"), "{}", r.stderr);
+}
+
+/// `critical.identity.docker-reference` of the last signature on `digest`.
+fn signed_reference(dir: &Path, digest: &Digest) -> Value {
+    let layout = dir.join(".slipway/oci");
+    let m = attached(&layout, digest, "sig").expect("signed");
+    let l = m["layers"].as_array().unwrap().last().unwrap().clone();
+    json_file(&blob(&layout, l["digest"].as_str().unwrap()))["critical"]["identity"]
+        ["docker-reference"]
+        .clone()
+}
+
+#[test]
+fn docker_reference_is_a_validated_repository_defaulting_to_the_push_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let (img, state_path) = image_with_state(dir.path());
+    let sign = |extra: &[&str]| {
+        run(cmd("slipway-sign", dir.path())
+            .arg("--key")
+            .arg(fixture("sigstore-rs-ecdsa-plain.key"))
+            .args(["--attest", "none"])
+            .args(extra))
+    };
+    // A tag, a digest or garbage is not a repository: exit 2 naming the flag, nothing signed.
+    for bad in [
+        "ghcr.io/acme/app:v1",
+        "not a repo!!",
+        "ghcr.io/acme/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "GHCR.io/Acme/App",
+    ] {
+        let r = sign(&["--repository", bad]);
+        assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains("--repository"), "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains(bad), "{bad}: {}", r.stderr);
+        no_panic(&r);
+        assert!(attached(&dir.path().join(".slipway/oci"), &img.digest, "sig").is_none());
+    }
+    // The same for the configuration keys, named as such.
+    std::fs::write(
+        dir.path().join("tagged.yaml"),
+        "sign:\n  repository: ghcr.io/acme/app:latest\n",
+    )
+    .unwrap();
+    let r = sign(&["--config", "tagged.yaml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("sign.repository"), "{}", r.stderr);
+    std::fs::write(
+        dir.path().join("badpush.yaml"),
+        "push:\n  repository: \"no such/repo!\"\n",
+    )
+    .unwrap();
+    let r = sign(&["--config", "badpush.yaml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("push.repository"), "{}", r.stderr);
+    assert!(read_state(dir.path()).signatures.is_empty());
+
+    // Nothing known: the image name, with a warning saying what policies will see.
+    let r = sign(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no repository known") && r.stderr.contains("signedIdentity"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(signed_reference(dir.path(), &img.digest), "hello");
+
+    // push.repository is the default, normalised as cosign writes it (Docker Hub as
+    // index.docker.io); no warning then.
+    std::fs::write(
+        dir.path().join("push.yaml"),
+        "push:\n  repository: docker.io/acme/hello\n",
+    )
+    .unwrap();
+    let r = sign(&["--config", "push.yaml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("no repository known"), "{}", r.stderr);
+    assert_eq!(
+        signed_reference(dir.path(), &img.digest),
+        "index.docker.io/acme/hello"
+    );
+    // --repository wins over the file.
+    let r = sign(&[
+        "--config",
+        "push.yaml",
+        "--repository",
+        "ghcr.io/acme/hello",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        signed_reference(dir.path(), &img.digest),
+        "ghcr.io/acme/hello"
+    );
+
+    // A push the state records (a re-run after push) names the repository too.
+    StateFile::new(&state_path)
+        .update(|s| {
+            s.pushes.push(
+                serde_json::from_value(serde_json::json!({
+                    "image": "hello", "repository": "registry.example.com:5000/team/hello",
+                    "digest": img.digest.to_string(), "at": "2026-01-02T03:06:00Z"
+                }))
+                .unwrap(),
+            );
+        })
+        .unwrap();
+    let r = sign(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        signed_reference(dir.path(), &img.digest),
+        "registry.example.com:5000/team/hello"
+    );
+}
+
+/// AWS-LC's Ed25519ph verifier (RFC 8032 §5.1, SHA-512 prehash, empty context): OpenSSL 3.0 and
+/// Go 1.19 here have no Ed25519ph, so this C implementation is the independent check.
+#[allow(unsafe_code)]
+fn aws_lc_ed25519ph_verify(spki_pem: &str, message: &[u8], signature: &[u8]) -> bool {
+    let spki = slipway_sign::keys::PublicKey::from_pem(spki_pem.as_bytes(), "pub").unwrap();
+    // An Ed25519 SubjectPublicKeyInfo is a 12-byte header and the 32-byte key.
+    let raw = &spki.der()[12..];
+    assert_eq!((raw.len(), signature.len()), (32, 64));
+    // SAFETY: the pointers and lengths describe live slices of the sizes AWS-LC reads (message of
+    // message.len(), 64-byte signature, 32-byte key, no context).
+    unsafe {
+        aws_lc_sys::ED25519ph_verify(
+            message.as_ptr(),
+            message.len(),
+            signature.as_ptr(),
+            raw.as_ptr(),
+            std::ptr::null(),
+            0,
+        ) == 1
+    }
+}
+
+fn openssl_ok(dir: &Path, args: &[&str]) -> bool {
+    let out = Command::new(tool("openssl"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    out.status.success()
+}
+
+#[test]
+fn ed25519_p384_p521_and_rsa_keys_sign_as_cosign_does_and_verify_independently() {
+    use slipway_sign::cosign::{self, ArtifactKind, Layer};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (img, _) = image_with_state(d);
+    let layout = d.join(".slipway/oci");
+    let platform = img.platforms[0].1.digest.clone();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let cases: [(&str, &[&str]); 4] = [
+        ("ed25519", &["-algorithm", "ed25519"]),
+        (
+            "p384",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+        ),
+        (
+            "p521",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"],
+        ),
+        (
+            "rsa",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        ),
+    ];
+    for (name, keygen) in cases {
+        // openssl makes the key (PKCS#8); Slipway reads it plain, and in cosign's encrypted form.
+        let pem_file = format!("{name}.pem");
+        let pub_file = format!("{name}.pub");
+        let mut args = vec!["genpkey", "-out", pem_file.as_str()];
+        args.extend(keygen);
+        assert!(openssl_ok(d, &args), "{name}: openssl genpkey");
+        assert!(openssl_ok(
+            d,
+            &["pkey", "-in", &pem_file, "-pubout", "-out", &pub_file]
+        ));
+        let key = slipway_sign::keys::PrivateKey::from_pem(
+            &std::fs::read(d.join(&pem_file)).unwrap(),
+            &pem_file,
+            &mut slipway_sign::keys::GivenPassword(String::new().into()),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let public_pem = std::fs::read_to_string(d.join(&pub_file)).unwrap();
+        assert_eq!(
+            key.public(),
+            &slipway_sign::keys::PublicKey::from_pem(public_pem.as_bytes(), "pub").unwrap(),
+            "{name}"
+        );
+        std::fs::write(
+            d.join(format!("{name}.key")),
+            key.encrypted_pem(&format!("pw-{name}")).unwrap().as_bytes(),
+        )
+        .unwrap();
+
+        // Sign (and attest) through the CLI with the encrypted key.
+        let r = run(cmd("slipway-sign", d)
+            .args([
+                "--key",
+                &format!("{name}.key"),
+                "--repository",
+                "ghcr.io/acme/hello",
+            ])
+            .env("SLIPWAY_PASSWORD", format!("pw-{name}")));
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        let m = attached(&layout, &img.digest, "sig").unwrap();
+        let l = m["layers"].as_array().unwrap().last().unwrap().clone();
+        let payload = std::fs::read(blob(&layout, l["digest"].as_str().unwrap())).unwrap();
+        let sig_b64 = l["annotations"]["dev.cosignproject.cosign/signature"]
+            .as_str()
+            .unwrap();
+        let sig = b64.decode(sig_b64).unwrap();
+        std::fs::write(d.join("payload.json"), &payload).unwrap();
+        std::fs::write(d.join("sig.bin"), &sig).unwrap();
+        if name == "ed25519" {
+            // Ed25519ph, as `cosign sign --key` signs: AWS-LC's Ed25519ph verifier accepts it,
+            // OpenSSL's pure Ed25519 verifier does not.
+            assert!(aws_lc_ed25519ph_verify(&public_pem, &payload, &sig));
+            assert!(!aws_lc_ed25519ph_verify(&public_pem, b"other", &sig));
+            assert!(!openssl_ok(
+                d,
+                &[
+                    "pkeyutl",
+                    "-verify",
+                    "-pubin",
+                    "-inkey",
+                    &pub_file,
+                    "-rawin",
+                    "-in",
+                    "payload.json",
+                    "-sigfile",
+                    "sig.bin"
+                ]
+            ));
+        } else {
+            // ECDSA on any curve over SHA-256 (what `cosign verify --key` checks by default),
+            // RSA PKCS#1 v1.5 SHA-256.
+            assert!(
+                openssl_verify(d, &d.join(&pub_file), &payload, sig_b64),
+                "{name}: openssl dgst -sha256 -verify"
+            );
+        }
+        let verify = |target: &str| {
+            run(cmd("slipway", d).args([
+                "verify",
+                target,
+                "--key",
+                &pub_file,
+                "--attestation",
+                "provenance",
+            ]))
+        };
+        let r = verify("hello");
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+
+        // The other scheme cosign uses for the key type verifies too: a signature openssl made
+        // (pure Ed25519, which `cosign verify --key` checks; ECDSA over the curve's hash, which
+        // `cosign sign` writes), alone on a platform manifest.
+        let other = match name {
+            "ed25519" => Some(vec![
+                "pkeyutl", "-sign", "-inkey", &pem_file, "-rawin", "-in", "p.json", "-out", "o.bin",
+            ]),
+            "p384" => Some(vec![
+                "dgst", "-sha384", "-sign", &pem_file, "-out", "o.bin", "p.json",
+            ]),
+            "p521" => Some(vec![
+                "dgst", "-sha512", "-sign", &pem_file, "-out", "o.bin", "p.json",
+            ]),
+            _ => None,
+        };
+        if let Some(args) = other {
+            let p = slipway_sign::payload::simple_signing(
+                "ghcr.io/acme/hello",
+                &platform,
+                &Default::default(),
+            );
+            std::fs::write(d.join("p.json"), &p).unwrap();
+            assert!(openssl_ok(d, &args), "{name}: openssl sign");
+            let l = slipway_oci::Layout::open(&layout).unwrap();
+            let layer = Layer {
+                media_type: cosign::SIMPLE_SIGNING_MEDIA_TYPE.into(),
+                payload: p,
+                annotations: [(
+                    cosign::SIGNATURE_ANNOTATION.to_owned(),
+                    b64.encode(std::fs::read(d.join("o.bin")).unwrap()),
+                )]
+                .into(),
+            };
+            cosign::write(&l, &platform, ArtifactKind::Signature, &[layer]).unwrap();
+            let target = format!(".slipway/oci@{platform}");
+            let r = run(cmd("slipway", d).args(["verify", &target, "--key", &pub_file]));
+            assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+            // Signed by this key, not by another one of the same type.
+            let mut args = vec!["genpkey", "-out", "other.pem"];
+            args.extend(keygen);
+            assert!(openssl_ok(d, &args));
+            assert!(openssl_ok(
+                d,
+                &["pkey", "-in", "other.pem", "-pubout", "-out", "other.pub"]
+            ));
+            let r = run(cmd("slipway", d).args(["verify", &target, "--key", "other.pub"]));
+            assert_eq!(r.code, 1, "{name}: {}", r.stderr);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn keyless_sign_failed_push_sign_again_push_then_verify_from_the_registry() {
+    let mock = MockSigstore::start();
+    let reg = Registry::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (img, _) = image_with_state(d);
+    let identity = "https://github.com/acme/hello/.github/workflows/release.yml@refs/tags/v1";
+    let issuer = "https://token.actions.githubusercontent.com";
+    std::fs::write(d.join("token"), test_identity_token(issuer, identity)).unwrap();
+    let repo = format!("{}/acme/hello", reg.host());
+    // The repository push goes to is what the payload names (push.repository).
+    std::fs::write(
+        d.join("slipway.yaml"),
+        format!(
+            "push:\n  repository: {repo}\n  transfer:\n    attempts: 2\n    retry_seconds: 1\n"
+        ),
+    )
+    .unwrap();
+    let sign = || {
+        run(cmd("slipway-sign", d).args([
+            "--config",
+            "slipway.yaml",
+            "--keyless",
+            "--identity-token",
+            "token",
+            "--fulcio-url",
+            &mock.url(),
+            "--rekor-url",
+            &mock.url(),
+        ]))
+    };
+    let r = sign();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(signed_reference(d, &img.digest), repo.as_str());
+    let signed = mock.stats();
+    assert_eq!(signed["certificates"], 1);
+    // One signature and one provenance attestation in the log.
+    assert_eq!(signed["entries"], 2);
+
+    // The push fails: the registry is down (exit 3, nothing recorded).
+    let down = format!("127.0.0.1:{}", free_port());
+    let r = run(cmd("slipway-push", d).args([
+        "--config",
+        "slipway.yaml",
+        "--to",
+        &format!("{down}/acme/hello"),
+        "--insecure-registry",
+        &down,
+    ]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(read_state(d).pushes.is_empty());
+
+    // The job is re-run from sign: it finds its own signature and attestation, asks Fulcio and
+    // Rekor nothing, creates no entry, exit 0.
+    let r = sign();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("0 signatures added (1 already there)")
+            && r.stderr.contains("0 attestations added (1 already there)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(mock.stats(), signed, "the re-run asked Fulcio or Rekor");
+    assert_eq!(read_state(d).signatures.len(), 1);
+
+    // The push to the live registry carries the signature; verify from the registry passes.
+    let r = run(cmd("slipway-push", d).args([
+        "--config",
+        "slipway.yaml",
+        "-t",
+        "v1",
+        "--insecure-registry",
+        &reg.host(),
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(cmd("slipway", d)
+        .args([
+            "verify",
+            &format!("{repo}:v1"),
+            "--insecure-registry",
+            &reg.host(),
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--attestation",
+            "provenance",
+            "--trusted-root",
+        ])
+        .arg(mock.trusted_root()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let last = read_state(d).verifications.last().cloned().unwrap();
+    assert!(last.verified && last.location == repo, "{last:?}");
+    assert_eq!(mock.stats(), signed, "verify asked Fulcio or Rekor");
+}
+
+#[test]
+fn an_entry_rekor_already_has_is_fetched_and_reused_by_sign() {
+    // Ed25519 signatures are deterministic: the same key signing the same payload in a fresh
+    // layout (a retried job on a clean runner) proposes the very entry Rekor already holds, and
+    // Rekor answers 409 Conflict with its location.
+    let mock = MockSigstore::start();
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let (img, _) = image_with_state(a.path());
+    let (img_b, _) = image_with_state(b.path());
+    assert_eq!(img.digest, img_b.digest);
+    assert!(openssl_ok(
+        a.path(),
+        &["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"]
+    ));
+    assert!(openssl_ok(
+        a.path(),
+        &["pkey", "-in", "ed.pem", "-pubout", "-out", "ed.pub"]
+    ));
+    let key = a.path().join("ed.pem");
+    let sign = |dir: &Path| {
+        run(cmd("slipway", dir)
+            .args(["--output-format", "json", "sign", "--key"])
+            .arg(&key)
+            .args([
+                "--tlog-upload",
+                "--rekor-url",
+                &mock.url(),
+                "--attest",
+                "none",
+                "--repository",
+                "ghcr.io/acme/hello",
+            ]))
+    };
+    let r = sign(a.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(first["signatures"][0]["log_entry_existed"], false);
+    let s = mock.stats();
+    assert_eq!(
+        (s["entries"].as_u64(), s["conflicts"].as_u64()),
+        (Some(1), Some(0))
+    );
+
+    let r = sign(b.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let second: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(second["signatures"][0]["added"], true);
+    assert_eq!(second["signatures"][0]["log_entry_existed"], true);
+    assert_eq!(
+        second["signatures"][0]["log_index"],
+        first["signatures"][0]["log_index"]
+    );
+    let s = mock.stats();
+    assert_eq!(
+        (
+            s["entries"].as_u64(),
+            s["conflicts"].as_u64(),
+            s["gets"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "one 409, the existing entry fetched, no new entry: {s}"
+    );
+    // The bundle stored in the fresh layout is the log's existing entry, and it verifies.
+    let bundle = |dir: &Path| {
+        attached(&dir.join(".slipway/oci"), &img.digest, "sig").unwrap()["layers"][0]["annotations"]
+            ["dev.sigstore.cosign/bundle"]
+            .clone()
+    };
+    assert_eq!(bundle(a.path()), bundle(b.path()));
+    let r = run(cmd("slipway", b.path())
+        .args(["verify", "--require-tlog", "--key"])
+        .arg(a.path().join("ed.pub"))
+        .arg("--trusted-root")
+        .arg(mock.trusted_root()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// Runs `args` of `bin` on a pseudo-terminal (util-linux `script`), typing each of `answers` once
+/// the text before it has appeared (typed earlier, the terminal would still echo it); returns
+/// the exit code and everything the terminal showed.
+fn on_a_terminal(dir: &Path, bin: &str, args: &[&str], answers: &[(&str, &str)]) -> (i32, String) {
+    use std::sync::{Arc, Mutex};
+    let exe = match bin {
+        "slipway" => env!("CARGO_BIN_EXE_slipway"),
+        "slipway-sign" => env!("CARGO_BIN_EXE_slipway-sign"),
+        other => panic!("{other}"),
+    };
+    let line = std::iter::once(exe)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs");
+    let seen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let reader = {
+        let seen = seen.clone();
+        let mut out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let mut from = 0;
+    for (after, answer) in answers {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let text = String::from_utf8_lossy(&seen.lock().unwrap()).to_string();
+            if let Some(i) = text[from..].find(after) {
+                from += i + after.len();
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no `{after}` on the terminal: {text:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // The program turns echo off right after writing the prompt; typing before that would
+        // have the terminal itself echo the answer, so give it a moment (an untimed wait: this
+        // only delays the typing, it asserts nothing about time).
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+    let status = child.wait().unwrap();
+    drop(stdin);
+    reader.join().unwrap();
+    let text = String::from_utf8_lossy(&seen.lock().unwrap()).to_string();
+    (status.code().unwrap(), text)
+}
+
+#[test]
+fn passwords_are_asked_on_the_terminal_and_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (img, _) = image_with_state(d);
+    let secret = "s3cret-typed-on-the-tty";
+    // generate-key-pair asks twice.
+    let (code, screen) = on_a_terminal(
+        d,
+        "slipway",
+        &["sign", "generate-key-pair"],
+        &[
+            ("Enter password for private key: ", secret),
+            ("again: ", secret),
+        ],
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        !screen.contains(secret),
+        "the password was echoed: {screen:?}"
+    );
+    assert!(d.join("cosign.key").exists());
+
+    // sign asks for the key's password on the terminal (no variable set) and signs with it.
+    let (code, screen) = on_a_terminal(
+        d,
+        "slipway-sign",
+        &[
+            "--key",
+            "cosign.key",
+            "--attest",
+            "none",
+            "--repository",
+            "ghcr.io/acme/hello",
+        ],
+        &[("Password for key ", secret)],
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("Password for key `"), "{screen:?}");
+    assert!(screen.contains("cosign.key"), "{screen:?}");
+    assert!(
+        !screen.contains(secret),
+        "the password was echoed: {screen:?}"
+    );
+    assert!(attached(&d.join(".slipway/oci"), &img.digest, "sig").is_some());
+    let r = run(cmd("slipway", d).args(["verify", "--key", "cosign.pub"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // A wrong password typed there: exit 2, saying so, still not echoed.
+    let (code, screen) = on_a_terminal(
+        d,
+        "slipway-sign",
+        &[
+            "--key",
+            "cosign.key",
+            "--attest",
+            "none",
+            "--repository",
+            "ghcr.io/acme/hello",
+        ],
+        &[("Password for key ", "not-the-password")],
+    );
+    assert_eq!(code, 2, "{screen}");
+    assert!(screen.contains("wrong password"), "{screen:?}");
+    assert!(!screen.contains("not-the-password"), "{screen:?}");
 }

@@ -2,7 +2,7 @@
 //!
 //! The layout is what cosign pushes to a registry (compared against sigstore/cosign
 //! `pkg/oci/static/{signature,options}.go`, `pkg/oci/mutate/signatures.go`, `pkg/oci/empty/empty.go`,
-//! `pkg/types/media.go`, `cmd/cosign/cli/attest/attest.go`):
+//! `pkg/types/{media,payload}.go`, `cmd/cosign/cli/attest/attest.go`):
 //!
 //! - the signatures of `sha256:<hex>` form one image manifest tagged `sha256-<hex>.sig`
 //!   (attestations: `sha256-<hex>.att`); here the tag is the `index.json` entry of that name,

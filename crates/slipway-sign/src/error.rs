@@ -20,8 +20,9 @@ pub enum SignError {
         /// What is wrong.
         message: String,
     },
-    /// The password does not decrypt the key.
-    #[error("key {key}: wrong password (the key did not decrypt)")]
+    /// The key did not decrypt: a wrong password, or damaged ciphertext (the secretbox MAC check
+    /// cannot tell which).
+    #[error("key {key}: wrong password, or the key file is damaged (the key did not decrypt)")]
     WrongPassword {
         /// Which key.
         key: String,
@@ -137,7 +138,8 @@ impl Diagnostic for SignError {
     fn hint(&self) -> Option<String> {
         match self {
             SignError::WrongPassword { .. } => Some(format!(
-                "check {} (or {}); the password is the one given to generate-key-pair",
+                "check {} (or {}): the password is the one given to generate-key-pair; if it is \
+                 right, the key file was altered — restore it from where it is kept",
                 slipway_env::SLIPWAY_PASSWORD,
                 slipway_env::COSIGN_PASSWORD
             )),

@@ -6,9 +6,24 @@
 //! ECDSA (P-256/P-384/P-521), RSA and Ed25519 keys are read, as cosign reads them. Public keys
 //! are PEM `PUBLIC KEY` (SubjectPublicKeyInfo).
 //!
+//! How each key type signs follows what `cosign sign --key` writes and `cosign verify --key`
+//! accepts for a `.sig` image (sigstore/cosign `pkg/cosign/keys.go` `GetDefaultLoadOptions`,
+//! `pkg/signature/keys.go` `VerifierForKeyRef`; sigstore/sigstore `pkg/signature/verifier.go`
+//! `LoadVerifierWithOpts`, `algorithm_registry.go`):
+//!
+//! - ECDSA signs over SHA-256 on every curve: `cosign verify --key` loads its verifier with
+//!   `--signature-digest-algorithm`, default sha256, whatever the curve, and cosign's legacy
+//!   bundle and `hashedrekord` entries carry a SHA-256 digest. Verification also accepts the
+//!   curve's own hash (SHA-384 for P-384, SHA-512 for P-521), which `cosign sign` uses.
+//! - RSA signs PKCS#1 v1.5 with SHA-256.
+//! - Ed25519 signs Ed25519ph (RFC 8032, SHA-512 prehash, empty context): cosign signs images
+//!   with it by default, the only Ed25519 form `hashedrekord` accepts. Verification also accepts
+//!   pure Ed25519, which is what `cosign verify --key` checks and older cosign signed.
+//!
 //! The envelope is validated here before it reaches the decryptor of the `sigstore` crate, so a
-//! damaged file is reported as damaged (never a panic), and the only remaining failure of the
-//! decryption, the MAC check, means exactly one thing: the password is wrong.
+//! file whose envelope is damaged is reported as such (never a panic). What remains is the
+//! secretbox MAC check, which fails alike for a wrong password and for altered ciphertext, salt
+//! or nonce: scrypt + secretbox cannot tell them apart, so the error says both.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -243,11 +258,54 @@ impl PublicKey {
         }
     }
 
-    /// Whether `signature` (raw bytes: DER for ECDSA) is valid for `message`.
+    /// Whether `signature` (raw bytes: DER for ECDSA) is valid for `message`, in any of the
+    /// schemes cosign signs or verifies for this key type (see the module documentation).
     pub fn verify(&self, signature: &[u8], message: &[u8]) -> bool {
-        self.key
+        if self
+            .key
             .verify_signature(Signature::Raw(signature), message)
             .is_ok()
+        {
+            return true;
+        }
+        match self.key {
+            CosignVerificationKey::ECDSA_P384_SHA384_ASN1(_) => {
+                use p384::ecdsa::signature::hazmat::PrehashVerifier;
+                use p384::pkcs8::DecodePublicKey;
+                let (Ok(key), Ok(sig)) = (
+                    p384::ecdsa::VerifyingKey::from_public_key_der(&self.der),
+                    p384::ecdsa::Signature::from_der(signature),
+                ) else {
+                    return false;
+                };
+                key.verify_prehash(&sha256(message), &sig).is_ok()
+            }
+            CosignVerificationKey::ECDSA_P521_SHA512_ASN1(_) => {
+                use p521::ecdsa::signature::hazmat::PrehashVerifier;
+                use p521::pkcs8::DecodePublicKey;
+                let (Ok(key), Ok(sig)) = (
+                    p521::PublicKey::from_public_key_der(&self.der),
+                    p521::ecdsa::Signature::from_der(signature),
+                ) else {
+                    return false;
+                };
+                p521::ecdsa::VerifyingKey::from_affine(*key.as_affine())
+                    .is_ok_and(|k| k.verify_prehash(&sha256(message), &sig).is_ok())
+            }
+            CosignVerificationKey::ED25519(_) => {
+                use ed25519_dalek::Digest as _;
+                use ed25519_dalek::pkcs8::DecodePublicKey;
+                let (Ok(key), Ok(sig)) = (
+                    ed25519_dalek::VerifyingKey::from_public_key_der(&self.der),
+                    ed25519_dalek::Signature::from_slice(signature),
+                ) else {
+                    return false;
+                };
+                key.verify_prehashed(ed25519_dalek::Sha512::new_with_prefix(message), None, &sig)
+                    .is_ok()
+            }
+            _ => false,
+        }
     }
 
     fn signing_scheme(&self) -> SigningScheme {
@@ -272,7 +330,7 @@ impl PublicKey {
 /// A private key that signs, with its public half.
 pub struct PrivateKey {
     pair: SigStoreKeyPair,
-    signer: SigStoreSigner,
+    signer: KeySigner,
     public: PublicKey,
     source: String,
 }
@@ -383,7 +441,8 @@ impl PrivateKey {
                 let pw = password.password(what)?;
                 match kdf::decrypt(block.contents(), pw.as_bytes()) {
                     Ok(der) => Zeroizing::new(der),
-                    // The envelope was checked above; what remains is the MAC check.
+                    // The envelope was checked above; what remains is the MAC check (a wrong
+                    // password, or damaged ciphertext: indistinguishable).
                     Err(sigstore::errors::SigstoreError::PrivateKeyEncryptError(_)) => {
                         return Err(SignError::WrongPassword {
                             key: what.to_owned(),
@@ -432,9 +491,41 @@ impl PrivateKey {
             .public_key_to_der()
             .map_err(|e| SignError::key(what, format!("cannot derive the public key: {e}")))?;
         let public = PublicKey::from_der(&pub_der, what)?;
-        let signer = pair
-            .to_sigstore_signer(&public.signing_scheme())
-            .map_err(|e| SignError::key(what, format!("cannot sign with this key: {e}")))?;
+        let cannot = |e: String| SignError::key(what, format!("cannot sign with this key: {e}"));
+        let pkcs8 = || {
+            pair.private_key_to_der()
+                .map(Zeroizing::new)
+                .map_err(|e| cannot(e.to_string()))
+        };
+        let signer = match public.key {
+            CosignVerificationKey::ECDSA_P384_SHA384_ASN1(_) => {
+                use p384::pkcs8::DecodePrivateKey;
+                KeySigner::P384(
+                    p384::ecdsa::SigningKey::from_pkcs8_der(&pkcs8()?)
+                        .map_err(|e| cannot(e.to_string()))?,
+                )
+            }
+            CosignVerificationKey::ECDSA_P521_SHA512_ASN1(_) => {
+                use p521::pkcs8::DecodePrivateKey;
+                let secret = p521::SecretKey::from_pkcs8_der(&pkcs8()?)
+                    .map_err(|e| cannot(e.to_string()))?;
+                KeySigner::P521(
+                    p521::ecdsa::SigningKey::from_bytes(&secret.to_bytes())
+                        .map_err(|e| cannot(e.to_string()))?,
+                )
+            }
+            CosignVerificationKey::ED25519(_) => {
+                use ed25519_dalek::pkcs8::DecodePrivateKey;
+                KeySigner::Ed25519ph(
+                    ed25519_dalek::SigningKey::from_pkcs8_der(&pkcs8()?)
+                        .map_err(|e| cannot(e.to_string()))?,
+                )
+            }
+            _ => KeySigner::Sigstore(
+                pair.to_sigstore_signer(&public.signing_scheme())
+                    .map_err(|e| cannot(e.to_string()))?,
+            ),
+        };
         Ok(PrivateKey {
             pair,
             signer,
@@ -468,12 +559,51 @@ impl PrivateKey {
         &self.public
     }
 
-    /// Signs `message` (cosign's scheme for the key type; DER for ECDSA).
+    /// Signs `message` (cosign's scheme for the key type, see the module documentation; DER for
+    /// ECDSA).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        self.signer
-            .sign(message)
-            .map_err(|e| SignError::key(&self.source, format!("signing failed: {e}")))
+        let failed = |e: String| SignError::key(&self.source, format!("signing failed: {e}"));
+        match &self.signer {
+            KeySigner::Sigstore(s) => s.sign(message).map_err(|e| failed(e.to_string())),
+            KeySigner::P384(k) => {
+                use p384::ecdsa::signature::hazmat::PrehashSigner;
+                let sig: p384::ecdsa::Signature = k
+                    .sign_prehash(&sha256(message))
+                    .map_err(|e| failed(e.to_string()))?;
+                Ok(sig.to_der().as_bytes().to_vec())
+            }
+            KeySigner::P521(k) => {
+                use p521::ecdsa::signature::hazmat::PrehashSigner;
+                let sig: p521::ecdsa::Signature = k
+                    .sign_prehash(&sha256(message))
+                    .map_err(|e| failed(e.to_string()))?;
+                Ok(sig.to_der().as_bytes().to_vec())
+            }
+            KeySigner::Ed25519ph(k) => {
+                use ed25519_dalek::Digest as _;
+                k.sign_prehashed(ed25519_dalek::Sha512::new_with_prefix(message), None)
+                    .map(|s| s.to_bytes().to_vec())
+                    .map_err(|e| failed(e.to_string()))
+            }
+        }
     }
+}
+
+/// How a private key signs (see the module documentation).
+enum KeySigner {
+    /// P-256 with SHA-256, RSA PKCS#1 v1.5 with SHA-256: as the `sigstore` crate signs.
+    Sigstore(SigStoreSigner),
+    /// P-384 over SHA-256 (RFC 6979 nonces).
+    P384(p384::ecdsa::SigningKey),
+    /// P-521 over SHA-256 (RFC 6979 nonces).
+    P521(p521::ecdsa::SigningKey),
+    /// Ed25519ph, empty context.
+    Ed25519ph(ed25519_dalek::SigningKey),
+}
+
+fn sha256(message: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(message).to_vec()
 }
 
 fn pem_lf(label: &str, contents: Vec<u8>) -> String {
@@ -549,5 +679,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("scrypt"), "{err}");
+    }
+
+    #[test]
+    fn damaged_ciphertext_is_not_called_just_a_wrong_password() {
+        let key = PrivateKey::generate().unwrap();
+        let pem = key.encrypted_pem("pw").unwrap();
+        let block = pem::parse(pem.as_bytes()).unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(block.contents()).unwrap();
+        let mut ct = B64.decode(v["ciphertext"].as_str().unwrap()).unwrap();
+        ct[20] ^= 0x01;
+        v["ciphertext"] = B64.encode(&ct).into();
+        let bad = pem_lf(SIGSTORE_PRIVATE_KEY_LABEL, serde_json::to_vec(&v).unwrap());
+        let err = PrivateKey::from_pem(
+            bad.as_bytes(),
+            "k",
+            &mut GivenPassword("pw".to_owned().into()),
+        )
+        .unwrap_err();
+        assert!(matches!(err, SignError::WrongPassword { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("wrong password, or the key file is damaged"),
+            "{err}"
+        );
     }
 }

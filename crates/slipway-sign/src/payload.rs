@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use slipway_types::Digest;
+use slipway_types::{Digest, Repository};
 
 /// `critical.type` of a cosign image signature.
 pub const SIMPLE_SIGNING_TYPE: &str = "cosign container image signature";
@@ -16,6 +16,18 @@ pub const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
 /// in-toto Statement v0.1 (what cosign itself still writes; read, never written).
 pub const STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
+
+/// `critical.identity.docker-reference` for an image pushed to `repo`, as cosign writes it:
+/// go-containerregistry's `Repository.Name()` — the repository without tag or digest, Docker Hub
+/// spelled `index.docker.io` with the implicit `library/` (sigstore/sigstore
+/// `pkg/signature/payload`, go-containerregistry `pkg/name/{repository,registry}.go`).
+pub fn docker_reference(repo: &Repository) -> String {
+    if repo.registry() == "docker.io" {
+        format!("index.docker.io/{}", repo.path())
+    } else {
+        repo.to_string()
+    }
+}
 
 /// The simple-signing payload for `digest` pushed as `docker_reference`: compact JSON, keys
 /// sorted — the bytes cosign produces for the same values. `optional` holds annotations
@@ -247,6 +259,19 @@ mod tests {
         let p = parse_simple_signing(&want).unwrap();
         assert_eq!(p.digest, d.to_string());
         assert_eq!(p.docker_reference, "registry-testing.svc.lan/busybox");
+    }
+
+    #[test]
+    fn docker_reference_is_normalised_as_cosign_does() {
+        let r = |s: &str| docker_reference(&s.parse().unwrap());
+        assert_eq!(r("ghcr.io/acme/app"), "ghcr.io/acme/app");
+        assert_eq!(r("127.0.0.1:5000/acme/app"), "127.0.0.1:5000/acme/app");
+        assert_eq!(r("hello"), "index.docker.io/library/hello");
+        assert_eq!(r("docker.io/acme/app"), "index.docker.io/acme/app");
+        assert_eq!(
+            r("index.docker.io/library/alpine"),
+            "index.docker.io/library/alpine"
+        );
     }
 
     #[test]

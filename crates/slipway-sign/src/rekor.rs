@@ -399,6 +399,120 @@ fn check_body(
     }
 }
 
+/// A Merkle inclusion proof of a log entry and the checkpoint (signed tree head) it leads to, as a
+/// Sigstore bundle carries them (`verificationMaterial.tlogEntries[].inclusionProof`).
+#[derive(Debug, Clone)]
+pub struct InclusionProof {
+    /// The entry's index in the log shard the proof is for.
+    pub log_index: u64,
+    /// The tree size the proof is for.
+    pub tree_size: u64,
+    /// The root hash of that tree.
+    pub root_hash: Vec<u8>,
+    /// The audit path, leaf to root.
+    pub hashes: Vec<Vec<u8>>,
+    /// The signed note: origin, tree size, base64 root hash, a blank line, signature lines.
+    pub checkpoint: String,
+}
+
+fn node_hash(left: &[u8], right: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().to_vec()
+}
+
+/// Checks that the entry `body` (the decoded canonical body) is in the tree `proof` names (RFC
+/// 9162 §2.1.3.2: leaf hash `SHA-256(0x00 || body)`, nodes `SHA-256(0x01 || left || right)`), and
+/// that the checkpoint for that tree is signed by one of `keys`.
+pub fn verify_inclusion(
+    body: &[u8],
+    proof: &InclusionProof,
+    keys: &[LogKey],
+) -> Result<(), String> {
+    use sha2::Digest as _;
+    if proof.log_index >= proof.tree_size {
+        return Err("the inclusion proof's index is outside its tree".into());
+    }
+    let mut r = {
+        let mut h = sha2::Sha256::new();
+        h.update([0u8]);
+        h.update(body);
+        h.finalize().to_vec()
+    };
+    let (mut f, mut n) = (proof.log_index, proof.tree_size - 1);
+    for p in &proof.hashes {
+        if n == 0 {
+            return Err("the inclusion proof is longer than its tree is deep".into());
+        }
+        if f & 1 == 1 || f == n {
+            r = node_hash(p, &r);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                n >>= 1;
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        f >>= 1;
+        n >>= 1;
+    }
+    if n != 0 || r != proof.root_hash {
+        return Err("the inclusion proof does not lead to the tree's root hash".into());
+    }
+    verify_checkpoint(&proof.checkpoint, proof.tree_size, &proof.root_hash, keys)
+}
+
+/// Checks a checkpoint (a signed note, c2sp.org/signed-note): its tree size and root hash are
+/// the ones given, and a signature line verifies with the log key its key hint names (the first
+/// four bytes of the log id).
+fn verify_checkpoint(
+    note: &str,
+    tree_size: u64,
+    root_hash: &[u8],
+    keys: &[LogKey],
+) -> Result<(), String> {
+    let (text, signatures) = note
+        .split_once("\n\n")
+        .ok_or("the checkpoint has no signature lines")?;
+    let text = format!("{text}\n");
+    let mut lines = text.lines();
+    let _origin = lines.next().ok_or("the checkpoint is empty")?;
+    if lines.next().and_then(|l| l.parse::<u64>().ok()) != Some(tree_size) {
+        return Err("the checkpoint is for another tree size".into());
+    }
+    if lines.next().and_then(|l| B64.decode(l).ok()).as_deref() != Some(root_hash) {
+        return Err("the checkpoint names another root hash".into());
+    }
+    for line in signatures.lines() {
+        let Some(sig) = line
+            .strip_prefix("\u{2014} ")
+            .and_then(|l| l.rsplit_once(' '))
+            .and_then(|(_, b)| B64.decode(b).ok())
+        else {
+            continue;
+        };
+        if sig.len() <= 4 {
+            continue;
+        }
+        let (hint, sig) = sig.split_at(4);
+        for k in keys {
+            let id = slipway_oci::digest::sha256(k.key.der());
+            if id.hex().get(..8) == Some(hex4(hint).as_str()) && k.key.verify(sig, text.as_bytes())
+            {
+                return Ok(());
+            }
+        }
+    }
+    Err("no signature on the checkpoint verifies with a trusted log key".into())
+}
+
+fn hex4(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// How long a single HTTP exchange may take.
 pub(crate) const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
 

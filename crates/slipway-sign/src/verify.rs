@@ -5,7 +5,8 @@
 //! counts only when every check passes: the payload names the digest being verified, the
 //! signature verifies, and — keyless, or keyed with a log required — the log's SET verifies and
 //! its entry is about this very signature, the certificate chains to a trusted Fulcio CA at the
-//! time the log integrated it, and its identity and issuer match.
+//! time the log integrated it, its embedded SCT verifies with a CT log key of the trusted root,
+//! and its identity and issuer match.
 
 use regex::Regex;
 use slipway_types::Digest;
@@ -78,6 +79,9 @@ pub struct Policy {
     pub trust: Option<TrustedRoot>,
     /// Require a verified transparency log entry for keyed signatures too.
     pub require_tlog: bool,
+    /// Accept keyless certificates without checking their embedded SCT (cosign's
+    /// `--insecure-ignore-sct`, for a private Fulcio without a CT log).
+    pub ignore_sct: bool,
 }
 
 impl Policy {
@@ -174,6 +178,12 @@ fn check_signed_by(
                 None => Vec::new(),
             };
             trust.verify_chain(&cert, &chain, at)?;
+            if !policy.ignore_sct {
+                let spki = trust.issuer_spki(&cert, &chain)?;
+                trust
+                    .verify_sct(&cert, &spki)
+                    .map_err(|e| format!("certificate transparency: {e}"))?;
+            }
             if !cert.public_key.verify(signature, signed) {
                 return Err("the signature does not verify with the certificate's key".into());
             }

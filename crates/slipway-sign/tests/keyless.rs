@@ -32,6 +32,7 @@ fn policy(root: &TrustedRoot, identity: Matcher, issuer: Matcher) -> Policy {
         authority: Authority::Keyless { identity, issuer },
         trust: Some(root.clone()),
         require_tlog: true,
+        ignore_sct: false,
     }
 }
 
@@ -192,6 +193,7 @@ fn keyless_sign_verify_and_rerun_reuses_the_log_entry() {
     let mixed = TrustedRoot {
         fulcio: public_good.fulcio.clone(),
         rekor: root.rekor.clone(),
+        ctlogs: root.ctlogs.clone(),
     };
     let r = verify::verify_signatures(
         &src,
@@ -324,6 +326,7 @@ fn keyed_signature_with_transparency_log() {
         authority: Authority::Key(public),
         trust: Some(root),
         require_tlog: true,
+        ignore_sct: false,
     };
     let r = verify::verify_signatures(&src, &img.digest, &pol).unwrap();
     assert_eq!(r.valid.len(), 1, "{:?}", r.rejected);

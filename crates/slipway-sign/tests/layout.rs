@@ -32,6 +32,7 @@ fn key_policy(key: &PrivateKey) -> Policy {
         authority: Authority::Key(key.public().clone()),
         trust: None,
         require_tlog: false,
+        ignore_sct: false,
     }
 }
 

@@ -164,6 +164,7 @@ fn signatures_and_attestations_survive_a_registry() {
         authority: Authority::Key(public),
         trust: None,
         require_tlog: false,
+        ignore_sct: false,
     };
     for s in &subjects {
         let r = verify::verify_signatures(&src, s, &policy).unwrap();

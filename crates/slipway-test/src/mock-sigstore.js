@@ -8,7 +8,7 @@
 //
 // Like the real Rekor, uploading an entry that is already in the log answers 409 Conflict with
 // the existing entry's Location, and GET /api/v1/log/entries/UUID returns it. GET /__stats
-// counts requests, so tests can check what a sign run asked for. POST /__fail?n=K makes the
+// counts requests (`requests`: all of them), so tests can check what a sign run asked for. POST /__fail?n=K makes the
 // next K Rekor uploads answer 503 (to exercise retries). The OIDC token is not verified (the
 // mock takes the `sub` claim as the certificate identity and `iss` as the issuer).
 'use strict';
@@ -43,7 +43,7 @@ async function main() {
 
   const entries = new Map(); // uuid -> response body (JSON text)
   const byContent = new Map(); // sha256(canonical proposed entry) -> uuid
-  const stats = { certificates: 0, uploads: 0, conflicts: 0, entries: 0, gets: 0 };
+  const stats = { certificates: 0, uploads: 0, conflicts: 0, entries: 0, gets: 0, requests: 0 };
   let failNext = 0;
 
   const server = http.createServer((req, res) => {
@@ -56,6 +56,8 @@ async function main() {
         res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
         res.end(text);
       };
+      // Every request but the test's own controls, so a test can tell nothing was asked.
+      if (url.pathname !== '/__stats' && url.pathname !== '/__fail') stats.requests += 1;
       try {
         if (req.method === 'POST' && url.pathname === fulcio.path) {
           stats.certificates += 1;

@@ -67,7 +67,8 @@ impl MockSigstore {
         self.dir.path().join("trusted_root.json")
     }
 
-    /// Request counters: `certificates`, `uploads`, `conflicts`, `entries`, `gets`.
+    /// Request counters: `certificates`, `uploads`, `conflicts`, `entries`, `gets`, and
+    /// `requests` (every request, whatever its path).
     pub fn stats(&self) -> serde_json::Value {
         let text = reqwest::blocking::get(format!("{}/__stats", self.url()))
             .and_then(|r| r.text())

@@ -12,9 +12,9 @@ use slipway_env as ev;
 use slipway_oci::{Layout, Manifest, ManifestKind, OciError, convert};
 use slipway_sign::keys::{EnvPassword, KeyRef, PrivateKey};
 use slipway_sign::signer::{KeyedProvider, KeylessProvider, Signer, SignerProvider};
-use slipway_sign::{SignError, fulcio, oidc, predicates, rekor, sign};
+use slipway_sign::{SignError, fulcio, oidc, payload, predicates, rekor, sign};
 use slipway_state::{AttestationRecord, SignatureRecord, SigningMode, State, Step};
-use slipway_types::Digest;
+use slipway_types::{Digest, Repository};
 
 use crate::error::Failure;
 use crate::{Context, StepReport};
@@ -67,7 +67,9 @@ pub struct SignArgs {
     #[arg(long)]
     pub tlog_upload: bool,
 
-    /// Repository named in the signed payload, e.g. ghcr.io/acme/app [default: the image name]
+    /// Repository the image is pushed to, named in the signed payload (no tag or digest), e.g.
+    /// ghcr.io/acme/app [default: sign.repository, push.repository, the state's last push, else
+    /// the image name]
     #[arg(long, value_name = "REPOSITORY")]
     pub repository: Option<String>,
 
@@ -383,6 +385,53 @@ fn parse_annotations(
     Ok(out)
 }
 
+/// What the signed payload names as `critical.identity.docker-reference` for `t`: the repository
+/// it is pushed to, without tag or digest, normalised as cosign writes it. containers/image
+/// `signedIdentity` policies (podman, CRI-O) compare it with the reference an image is pulled by.
+/// From --repository, sign.repository, push.repository, or the state's last push of the image;
+/// else the bare image name, with a warning.
+fn docker_reference(
+    ctx: &Context,
+    args: &SignArgs,
+    cfg: &slipway_config::SignConfig,
+    state: &State,
+    t: &Target,
+) -> Result<String, Failure> {
+    let parse = |value: &str, what: &str| -> Result<String, Failure> {
+        let repo: Repository = value.parse().map_err(|e: slipway_types::ReferenceError| {
+            Failure::usage(format!("{what}: {e}")).with_hint(
+                "give the repository the image is pushed to, without tag or digest, e.g. ghcr.io/acme/app",
+            )
+        })?;
+        Ok(payload::docker_reference(&repo))
+    };
+    if let Some(r) = &args.repository {
+        return parse(r, "--repository");
+    }
+    if let Some(r) = &cfg.repository {
+        return parse(r, "sign.repository");
+    }
+    let push = ctx.settings.config.config.push.as_ref();
+    if let Some(r) = push.and_then(|p| p.repository.as_deref()) {
+        return parse(r, "push.repository");
+    }
+    if let Some(p) = state
+        .pushes
+        .iter()
+        .rev()
+        .find(|p| p.image.as_deref() == Some(t.name.as_str()))
+    {
+        return Ok(payload::docker_reference(&p.repository));
+    }
+    ctx.printer.warn(&format!(
+        "image `{}`: no repository known (--repository, sign.repository, push.repository), so the \
+         signed payload names `{}` as its docker-reference; registry-side policies \
+         (containers/image signedIdentity) will compare that name with the pull reference",
+        t.name, t.name
+    ));
+    Ok(t.name.clone())
+}
+
 struct Planned {
     subject: Digest,
     name: String,
@@ -452,12 +501,10 @@ fn sign_images(ctx: &Context, args: &SignArgs) -> Result<StepReport, Failure> {
         .unwrap_or_else(|| slipway_ci::run_info(&ctx.env, &ctx.cwd));
     let mut plan: Vec<(usize, Digest)> = Vec::new();
     let mut attestations: Vec<(usize, Planned)> = Vec::new();
+    let mut references = Vec::with_capacity(targets.len());
     for (ti, t) in targets.iter().enumerate() {
-        let repo = args
-            .repository
-            .clone()
-            .or_else(|| cfg.repository.clone())
-            .unwrap_or_else(|| t.name.clone());
+        let repo = docker_reference(ctx, args, &cfg, &state, t)?;
+        references.push(repo.clone());
         let children = t.children();
         let mut subjects = vec![t.manifest.digest.clone()];
         if recursive {
@@ -631,25 +678,34 @@ fn sign_images(ctx: &Context, args: &SignArgs) -> Result<StepReport, Failure> {
     let mut json_atts = Vec::new();
     for (ti, subject) in &plan {
         let t = &targets[*ti];
-        let repo = args
-            .repository
-            .clone()
-            .or_else(|| cfg.repository.clone())
-            .unwrap_or_else(|| t.name.clone());
-        let out = sign::sign(&t.layout, subject, &repo, &optional, provider, tlog)?;
+        let out = sign::sign(
+            &t.layout,
+            subject,
+            &references[*ti],
+            &optional,
+            provider,
+            tlog,
+        )?;
         lines.push(format!(
-            "{} {} {}",
+            "{} {} {}{}",
             if out.added {
                 "signed"
             } else {
                 "already signed"
             },
             subject,
-            out.tag
+            out.tag,
+            match out.log_index {
+                Some(i) if out.added && out.log_entry_existed => {
+                    format!(" (Rekor already had the entry: log index {i} reused)")
+                }
+                _ => String::new(),
+            }
         ));
         json_sigs.push(json!({
             "image": t.name, "digest": subject.to_string(), "tag": out.tag, "added": out.added,
-            "log_index": out.log_index, "key": out.key_id, "identity": out.identity, "issuer": out.issuer,
+            "log_index": out.log_index, "log_entry_existed": out.log_entry_existed,
+            "key": out.key_id, "identity": out.identity, "issuer": out.issuer,
         }));
         sig_records.push(SignatureRecord {
             digest: subject.clone(),

@@ -69,6 +69,10 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub require_tlog: bool,
 
+    /// Do not check the SCT embedded in keyless certificates (for a Fulcio without a CT log)
+    #[arg(long)]
+    pub insecure_ignore_sct: bool,
+
     /// Predicate type that must have a valid attestation: sbom, spdx, cyclonedx, provenance,
     /// vuln, or a URI; repeatable
     #[arg(long = "attestation", value_name = "TYPE")]
@@ -221,6 +225,7 @@ fn policy(ctx: &Context, args: &VerifyArgs) -> Result<Policy, Failure> {
         authority,
         trust,
         require_tlog: args.require_tlog || cfg.require_tlog.unwrap_or(false),
+        ignore_sct: args.insecure_ignore_sct,
     };
     policy.check()?;
     Ok(policy)

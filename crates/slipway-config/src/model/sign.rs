@@ -27,7 +27,9 @@ pub struct SignConfig {
     #[serde(default)]
     pub tlog_upload: Option<bool>,
     /// The repository the image is pushed to, named in the signed payload
-    /// (`critical.identity.docker-reference`), e.g. `ghcr.io/acme/app`. Default: the image name.
+    /// (`critical.identity.docker-reference`), e.g. `ghcr.io/acme/app` (no tag or digest).
+    /// Default: `push.repository`, else the repository the state last pushed the image to, else
+    /// the image name.
     #[serde(default)]
     pub repository: Option<String>,
     /// Also sign every platform manifest of an index.
