@@ -34,6 +34,9 @@ pub enum FaultAction {
     TooManyRequests(u64),
     /// Read the whole request body, then never answer (the connection stays open).
     Stall,
+    /// Forward, but flip the bits of the first byte of every chunk of the answer's body (the
+    /// status and headers stay as the registry sent them).
+    CorruptBody,
 }
 
 /// A fault: requests with `method` whose path contains `path_contains` (and whose query
@@ -125,6 +128,10 @@ pub struct Logged {
     pub fault: Option<(usize, FaultAction)>,
     /// For [`FaultAction::ResetAfter`]: body bytes received before the connection was dropped.
     pub body_received: Option<u64>,
+    /// The status the registry answered (forwarded requests).
+    pub status: Option<u16>,
+    /// The `Range` header of the registry's answer (upload sessions report their progress so).
+    pub response_range: Option<String>,
 }
 
 #[derive(Debug)]
@@ -313,6 +320,8 @@ async fn handle(
                 .map(str::to_owned),
             fault: hit,
             body_received: None,
+            status: None,
+            response_range: None,
         });
         (hit.map(|(_, a)| a), s.log.len() - 1)
     };
@@ -354,8 +363,9 @@ async fn handle(
             let never: Infallible = std::future::pending().await;
             match never {}
         }
-        None => {}
+        Some(FaultAction::CorruptBody) | None => {}
     }
+    let corrupt = action == Some(FaultAction::CorruptBody);
     let stream = tokio::net::TcpStream::connect(upstream).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -367,5 +377,28 @@ async fn handle(
         .send_request(req)
         .await
         .map_err(std::io::Error::other)?;
+    {
+        let mut s = shared.lock().expect("proxy state");
+        s.log[entry].status = Some(resp.status().as_u16());
+        s.log[entry].response_range = resp
+            .headers()
+            .get("range")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+    }
+    if corrupt {
+        return Ok(resp.map(|b| {
+            b.map_frame(|f| {
+                f.map_data(|d| {
+                    let mut v = d.to_vec();
+                    if let Some(x) = v.first_mut() {
+                        *x = !*x;
+                    }
+                    Bytes::from(v)
+                })
+            })
+            .boxed()
+        }));
+    }
     Ok(resp.map(BodyExt::boxed))
 }
