@@ -230,7 +230,7 @@ enum Step {
         after: Option<Duration>,
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
         /// Get a new token first (the 401's challenge).
-        reauth: Option<Option<Challenge>>,
+        reauth: Option<Box<Option<Challenge>>>,
     },
     Fatal(RegistryError),
 }
@@ -249,7 +249,7 @@ fn from_attempt(a: Attempt) -> Result<reqwest::Response, Step> {
             why: "the token was refused".into(),
             after: Some(Duration::ZERO),
             source: None,
-            reauth: Some(ch),
+            reauth: Some(Box::new(ch)),
         }),
         Attempt::Retry { why, after, source } => Err(Step::Retry {
             why,
@@ -297,7 +297,7 @@ impl Client {
         // Hash state of the prefix the registry is known to hold (chunk boundaries).
         let mut confirmed = (Hasher::new(), 0u64);
         let mut sent = 0u64;
-        let mut reauth: Option<Option<Challenge>> = None;
+        let mut reauth: Option<Box<Option<Challenge>>> = None;
         loop {
             backoff.start_attempt();
             let step = self

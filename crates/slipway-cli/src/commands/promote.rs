@@ -397,7 +397,7 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
                     ctx.printer.detail(&format!(
                         "{repo}:{tag} holds other entries; writing the union"
                     ));
-                    merged.push(item);
+                    merged.push(*item);
                 }
                 cosign_tags::Decision::Kept => ctx.printer.detail(&format!(
                     "{repo}:{tag} already holds every entry; left as is"

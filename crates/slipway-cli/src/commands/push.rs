@@ -256,7 +256,7 @@ fn push(ctx: &Context, args: &PushArgs) -> Result<StepReport, Failure> {
                 ctx.printer.detail(&format!(
                     "{name}: {repo} holds other entries; writing the union"
                 ));
-                merged.push(item);
+                merged.push(*item);
             }
             cosign_tags::Decision::Kept => ctx.printer.detail(&format!(
                 "{name}: {repo} already holds every entry; left as is"

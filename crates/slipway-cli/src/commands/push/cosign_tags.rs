@@ -26,7 +26,7 @@ pub enum Decision {
     /// Write ours (the target has no such tag, or the same manifest, or it is not mergeable).
     AsIs,
     /// Write this union instead (copied from the scratch layout).
-    Union(CopyItem),
+    Union(Box<CopyItem>),
     /// The target already holds every layer of ours: leave its tag alone.
     Kept,
 }
@@ -105,10 +105,10 @@ pub fn decide(
         None => Ok(Decision::Kept),
         Some(layers) => {
             let desc = cosign::write(scratch.layout(), &subject, kind, &layers)?;
-            Ok(Decision::Union(CopyItem {
+            Ok(Decision::Union(Box::new(CopyItem {
                 root: desc,
                 tags: vec![tag.to_owned()],
-            }))
+            })))
         }
     }
 }
@@ -131,7 +131,10 @@ mod tests {
         let a = layer("p", "sig-a");
         let b = layer("p", "sig-b");
         let c = layer("q", "sig-a");
-        assert_eq!(union(&[a.clone()], std::slice::from_ref(&a)), None);
+        assert_eq!(
+            union(std::slice::from_ref(&a), std::slice::from_ref(&a)),
+            None
+        );
         assert_eq!(
             union(&[b.clone(), a.clone()], std::slice::from_ref(&a)),
             None
