@@ -1,11 +1,15 @@
 //! The registry client: one HTTP stack (reqwest, rustls) shared with `oci-client`.
 //!
-//! `oci-client` does the authentication handshake — it reads the registry's
-//! `WWW-Authenticate` challenge and, for `Bearer`, fetches a token from the realm with our
-//! credentials (Basic registries get the credentials directly). Everything else that needs
-//! more control than `oci-client` offers is here, on the same reqwest 0.13 stack: HEAD checks,
-//! manifests with exact bytes, blob streams with `Range`, cross-repository mounts, chunked
-//! uploads that resume, and retries with backoff that honour `Retry-After`.
+//! `oci-client` does the usual authentication handshake — it reads the registry's
+//! `WWW-Authenticate` challenge and, for `Bearer`, fetches a token for one repository from the
+//! realm with our credentials (Basic registries get the credentials directly). It asks for one
+//! repository's scope only, so a cross-repository mount (`pull` on the source, `push` on the
+//! target, in one token) and a 401 whose challenge names further scopes get a token from our
+//! own request to the realm (the token auth spec: `service` and one `scope` per repository).
+//! Everything else that needs more control than `oci-client` offers is here too, on the same
+//! reqwest 0.13 stack: HEAD checks, manifests with exact bytes, blob streams with `Range`,
+//! cross-repository mounts, chunked uploads that resume, and retries with backoff that honour
+//! `Retry-After`, each attempt bounded by what the time budget has left.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
