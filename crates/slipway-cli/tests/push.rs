@@ -318,6 +318,11 @@ fn push_round_trip_tls_auth_registry_with_docker_config_credentials() {
 }
 
 #[test]
+fn push_round_trip_tls_token_registry_with_docker_config_credentials() {
+    push_round_trip(RegistryKind::TlsToken);
+}
+
+#[test]
 fn credentials_from_a_docker_credential_helper_on_path() {
     let p = Project::new(RegistryKind::TlsAuth);
     let (user, pass) = p.reg.credentials().unwrap();
@@ -410,24 +415,48 @@ fn promote_mounts_within_a_registry_streams_to_another_carries_signatures_and_ro
     write_config(&p, "promote:\n  require:\n    scan: false\n");
     let v1 = p.build(&["linux/amd64", "linux/arm64"], "one");
     keyed_sign_push_verify(&p, &p.repo("staging/app"), "v1");
-    let sig_tag = format!("sha256-{}.sig", v1.trim_start_matches("sha256:"));
-    assert!(p.tags(&p.repo("staging/app")).contains(&sig_tag));
+    let hex1 = v1.trim_start_matches("sha256:");
+    let (sig_tag, att_tag) = (format!("sha256-{hex1}.sig"), format!("sha256-{hex1}.att"));
+    let staging_tags = p.tags(&p.repo("staging/app"));
+    assert!(staging_tags.contains(&sig_tag), "{staging_tags:?}");
+    assert!(staging_tags.contains(&att_tag), "{staging_tags:?}");
 
     let prod = p.repo("prod/app");
     let far = format!("{}/prod/app", other.host());
-    let r = promote(
-        &p,
-        &[
-            "--target",
-            &prod,
-            "--target",
-            &far,
-            "-t",
-            "stable",
-            "--insecure-registry",
-            &other.host(),
-        ],
-    );
+    let far_digest = |tag: &str| {
+        let out = Command::new(tool("skopeo"))
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{far}:{tag}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{far}:{tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        sha256_digest(&out.stdout)
+    };
+    let far_tags = || {
+        let out = Command::new(tool("skopeo"))
+            .args(["list-tags", "--tls-verify=false"])
+            .arg(format!("docker://{far}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let both = [
+        "--target",
+        prod.as_str(),
+        "--target",
+        far.as_str(),
+        "-t",
+        "stable",
+        "-t",
+        "current",
+        "--insecure-registry",
+        &other.host(),
+    ];
+    let r = promote(&p, &both);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let out = json(&r);
     let targets = out["targets"].as_array().unwrap_or_else(|| panic!("{out}"));
@@ -437,16 +466,19 @@ fn promote_mounts_within_a_registry_streams_to_another_carries_signatures_and_ro
     assert!(near["bytes_mounted"].as_u64().unwrap() > 600_000, "{near}");
     assert!(remote["bytes_sent"].as_u64().unwrap() > 600_000, "{remote}");
     assert_eq!(remote["bytes_mounted"], 0, "{remote}");
-    assert_eq!(p.remote_digest(&format!("{prod}:stable")), v1);
-    assert!(p.tags(&prod).contains(&sig_tag), "{:?}", p.tags(&prod));
-    let far_digest = Command::new(tool("skopeo"))
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{far}:stable"))
-        .output()
-        .unwrap();
-    assert_eq!(sha256_digest(&far_digest.stdout), v1);
+    for tag in ["stable", "current"] {
+        assert_eq!(p.remote_digest(&format!("{prod}:{tag}")), v1);
+        assert_eq!(far_digest(tag), v1);
+    }
+    // Signature and attestation on both targets.
+    let prod_tags = p.tags(&prod);
+    let far_list = far_tags();
+    for t in [&sig_tag, &att_tag] {
+        assert!(prod_tags.contains(t), "{t} in {prod_tags:?}");
+        assert!(far_list.contains(t.as_str()), "{t} in {far_list}");
+    }
 
-    // A second release moves the tag; rollback moves it back everywhere.
+    // A second release moves the tags; rollback moves them back everywhere.
     std::fs::remove_dir_all(p.path().join(".slipway/oci")).unwrap();
     let state_file = StateFile::new(p.path().join(".slipway/state.json"));
     state_file
@@ -457,21 +489,50 @@ fn promote_mounts_within_a_registry_streams_to_another_carries_signatures_and_ro
     let v2 = p.build(&["linux/amd64", "linux/arm64"], "two");
     assert_ne!(v1, v2);
     keyed_sign_push_verify(&p, &p.repo("staging/app"), "v2");
-    let r = promote(
-        &p,
-        &[
-            "--target",
-            &prod,
-            "--target",
-            &far,
-            "-t",
-            "stable",
-            "--insecure-registry",
-            &other.host(),
-        ],
-    );
+
+    // A verification that failed (another key) is recorded, and it is the newest: refused.
+    let stranger = tempfile::tempdir().unwrap();
+    let r = run(cmd("slipway", stranger.path())
+        .env("SLIPWAY_PASSWORD", "x")
+        .args(["sign", "generate-key-pair"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(p.remote_digest(&format!("{prod}:stable")), v2);
+    let r = run(p
+        .slipway()
+        .args(["verify", "--key"])
+        .arg(stranger.path().join("cosign.pub")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let last = p.state().verifications.last().cloned().unwrap();
+    assert!(!last.verified, "{last:?}");
+    let r = promote(&p, &both);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("did not verify"), "{}", r.stderr);
+    assert_eq!(p.remote_digest(&format!("{prod}:stable")), v1);
+
+    let r = run(p.slipway().args(["verify", "--key", "cosign.pub"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = promote(&p, &both);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for tag in ["stable", "current"] {
+        assert_eq!(p.remote_digest(&format!("{prod}:{tag}")), v2);
+        assert_eq!(far_digest(tag), v2);
+    }
+    // What each tag pointed at before is recorded.
+    let state = p.state();
+    let rec = state.promotions.last().unwrap();
+    assert_eq!(rec.digest.to_string(), v2);
+    assert_eq!(rec.targets.len(), 2);
+    for t in &rec.targets {
+        assert_eq!(t.tags.len(), 2, "{t:?}");
+        for m in &t.tags {
+            assert_eq!(
+                m.previous.as_ref().map(ToString::to_string).as_deref(),
+                Some(v1.as_str()),
+                "{}:{}",
+                t.repository,
+                m.tag
+            );
+        }
+    }
 
     let r = promote(
         &p,
@@ -486,13 +547,14 @@ fn promote_mounts_within_a_registry_streams_to_another_carries_signatures_and_ro
         ],
     );
     assert_eq!(r.code, 0, "rollback: {}", r.stderr);
-    assert_eq!(p.remote_digest(&format!("{prod}:stable")), v1);
-    let far_digest = Command::new(tool("skopeo"))
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{far}:stable"))
-        .output()
-        .unwrap();
-    assert_eq!(sha256_digest(&far_digest.stdout), v1);
+    for tag in ["stable", "current"] {
+        assert_eq!(
+            p.remote_digest(&format!("{prod}:{tag}")),
+            v1,
+            "{prod}:{tag}"
+        );
+        assert_eq!(far_digest(tag), v1, "{far}:{tag}");
+    }
 }
 
 #[test]
@@ -583,27 +645,11 @@ fn faults_in_front_of_the_registry_are_survived_and_every_digest_verifies() {
     let proxy = FaultProxy::start(
         &p.reg.host(),
         vec![
-            Fault {
-                method: "PUT",
-                path_contains: "/blobs/uploads/",
-                with_body: true,
-                times: 1,
-                action: FaultAction::ResetAfter(100_000),
-            },
-            Fault {
-                method: "PUT",
-                path_contains: "/manifests/",
-                with_body: true,
-                times: 1,
-                action: FaultAction::Status(500),
-            },
-            Fault {
-                method: "HEAD",
-                path_contains: "/blobs/",
-                with_body: false,
-                times: 1,
-                action: FaultAction::TooManyRequests(1),
-            },
+            // A layer (~300 kB; configs are < 1 kB), cut off a third of the way through.
+            Fault::new("PUT", "/blobs/uploads/", FaultAction::ResetAfter(100_000))
+                .min_body(200_000),
+            Fault::new("PUT", "/manifests/", FaultAction::Status(500)).with_body(),
+            Fault::new("HEAD", "/blobs/", FaultAction::TooManyRequests(1)),
         ],
     );
     let repo = format!("{}/faulty/app", proxy.host());
@@ -615,7 +661,45 @@ fn faults_in_front_of_the_registry_are_survived_and_every_digest_verifies() {
     for i in 0..3 {
         assert_eq!(proxy.fired(i), 1, "fault {i} fired: {:#?}", proxy.log());
     }
-    assert!(json(&r)["retries"].as_u64().unwrap() >= 2, "{}", r.stdout);
+    let reqs = proxy.requests();
+    // The reset really cut a blob body short.
+    let reset = reqs
+        .iter()
+        .find(|l| l.fault.is_some_and(|(i, _)| i == 0))
+        .unwrap();
+    let (got, len) = (reset.body_received.unwrap(), reset.content_length.unwrap());
+    assert!(
+        got > 0 && got < len,
+        "reset after {got} of {len} body bytes: {:#?}",
+        proxy.log()
+    );
+    // The blob was then sent again, whole, and stored.
+    let retried = reqs
+        .iter()
+        .skip_while(|l| l.fault.is_none_or(|(i, _)| i != 0))
+        .skip(1)
+        .any(|l| {
+            l.method == "PUT"
+                && l.content_length == Some(len)
+                && l.fault.is_none()
+                && l.status == Some(201)
+        });
+    assert!(retried, "{:#?}", proxy.log());
+    // Retry-After: 1 was honoured: the next request came at least a second after the 429.
+    let i429 = reqs
+        .iter()
+        .position(|l| l.fault.is_some_and(|(i, _)| i == 2))
+        .unwrap();
+    let next = reqs[i429 + 1..]
+        .iter()
+        .find(|l| l.method == "HEAD" && l.path == reqs[i429].path)
+        .expect("the HEAD was asked again");
+    assert!(
+        next.at.duration_since(reqs[i429].at) >= std::time::Duration::from_secs(1),
+        "retried {:?} after the 429",
+        next.at.duration_since(reqs[i429].at)
+    );
+    assert!(json(&r)["retries"].as_u64().unwrap() >= 3, "{}", r.stdout);
     assert_eq!(
         p.remote_digest(&format!("{}/faulty/app:v1", p.reg.host())),
         digest
@@ -624,6 +708,102 @@ fn faults_in_front_of_the_registry_are_survived_and_every_digest_verifies() {
         p.pull_back_and_verify(&format!("{}/faulty/app@{digest}", p.reg.host())),
         7
     );
+    // Manifests only after every blob, the index last.
+    let order: Vec<&slipway_test::Logged> = reqs
+        .iter()
+        .filter(|l| l.method == "PUT" && l.status.is_some_and(|s| s < 300))
+        .collect();
+    let first_manifest = order
+        .iter()
+        .position(|l| l.path.contains("/manifests/"))
+        .unwrap();
+    assert!(
+        order[first_manifest..]
+            .iter()
+            .all(|l| l.path.contains("/manifests/")),
+        "{:#?}",
+        proxy.log()
+    );
+    assert!(
+        order.last().unwrap().path.ends_with("/manifests/v1"),
+        "the index (tag v1) comes last: {:#?}",
+        proxy.log()
+    );
+}
+
+#[test]
+fn a_registry_that_stalls_after_taking_the_body_gives_up_within_the_retry_budget() {
+    let p = Project::new(RegistryKind::Plain);
+    p.build(&["linux/amd64"], "stall");
+    let proxy = FaultProxy::start(
+        &p.reg.host(),
+        vec![
+            Fault::new("PUT", "/manifests/", FaultAction::Stall)
+                .with_body()
+                .times(100),
+        ],
+    );
+    let repo = format!("{}/stalled/app", proxy.host());
+    let mut c = p.slipway();
+    c.args(["push", "--to", &repo, "-t", "v1"])
+        .args(["--insecure-registry", &proxy.host()])
+        .args(["--retries", "5", "--retry-seconds", "3"]);
+    // A generous guard so a regression fails the test instead of hanging it.
+    let r = run_with_timeout(&mut c, std::time::Duration::from_secs(120));
+    assert_eq!(r.code, 3, "{}\n{:#?}", r.stderr, proxy.log());
+    assert!(proxy.fired(0) >= 1, "{:#?}", proxy.log());
+    assert!(
+        r.stderr.contains("sent no answer within"),
+        "says it waited in vain: {}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--retry-seconds"), "{}", r.stderr);
+    assert!(p.state().pushes.is_empty());
+
+    // A blob upload that stalls is caught by the idle timeout (--timeout).
+    let proxy = FaultProxy::start(
+        &p.reg.host(),
+        vec![
+            Fault::new("PUT", "/blobs/uploads/", FaultAction::Stall)
+                .with_body()
+                .times(100),
+        ],
+    );
+    let repo = format!("{}/stalled/blobs", proxy.host());
+    let mut c = p.slipway();
+    c.args(["push", "--to", &repo])
+        .args(["--insecure-registry", &proxy.host()])
+        .args(["--retries", "1", "--timeout", "2"]);
+    let r = run_with_timeout(&mut c, std::time::Duration::from_secs(120));
+    assert_eq!(r.code, 3, "{}\n{:#?}", r.stderr, proxy.log());
+    assert!(proxy.fired(0) >= 1, "{:#?}", proxy.log());
+    assert!(p.state().pushes.is_empty());
+}
+
+/// Runs `c`, killing it if it is still running after `limit` (then panics).
+fn run_with_timeout(c: &mut Command, limit: std::time::Duration) -> Run {
+    use std::process::Stdio;
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap().into();
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "still running after {limit:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -811,15 +991,14 @@ fn pushed_signatures_and_attestations_are_in_the_registry_and_verify_there() {
 fn chunked_uploads_resume_from_the_registry_range_after_a_reset() {
     let p = Project::new(RegistryKind::Plain);
     let digest = p.build(&["linux/amd64"], "chunks");
+    // The third chunk of the layer is cut: the registry holds two chunks by then.
     let proxy = FaultProxy::start(
         &p.reg.host(),
-        vec![Fault {
-            method: "PATCH",
-            path_contains: "/blobs/uploads/",
-            with_body: true,
-            times: 1,
-            action: FaultAction::ResetAfter(10_000),
-        }],
+        vec![
+            Fault::new("PATCH", "/blobs/uploads/", FaultAction::ResetAfter(10_000))
+                .with_body()
+                .skip(2),
+        ],
     );
     let repo = format!("{}/chunked/app", proxy.host());
     let mut c = p.slipway();
@@ -829,19 +1008,58 @@ fn chunked_uploads_resume_from_the_registry_range_after_a_reset() {
             &proxy.host(),
             "--chunk-size",
             "64KiB",
+            "--jobs",
+            "1",
         ]);
     let r = run(&mut c);
     assert_eq!(r.code, 0, "{}\n{:#?}", r.stderr, proxy.log());
     assert_eq!(proxy.fired(0), 1, "{:#?}", proxy.log());
+    let reqs = proxy.requests();
     let log = proxy.log();
-    let patches = log.iter().filter(|l| l.starts_with("PATCH")).count();
-    assert!(patches >= 5, "a 300 kB layer in 64 KiB chunks: {log:#?}");
-    // After the reset the upload asked the registry where it stands (GET on the session).
-    assert!(
-        log.iter()
-            .any(|l| l.starts_with("GET") && l.contains("/blobs/uploads/")),
+    let fault_at = reqs.iter().position(|l| l.fault.is_some()).unwrap();
+    assert_eq!(
+        reqs[fault_at].content_range.as_deref(),
+        Some("131072-196607"),
+        "the third chunk was cut: {log:#?}"
+    );
+    // Then the upload asked the registry where it stands and went on from there.
+    let status = reqs[fault_at..]
+        .iter()
+        .find(|l| l.method == "GET" && l.path.contains("/blobs/uploads/"))
+        .unwrap_or_else(|| panic!("no status GET: {log:#?}"));
+    let held = status.response_range.as_deref().unwrap();
+    let end: u64 = held.rsplit('-').next().unwrap().parse().unwrap();
+    assert!(end + 1 >= 131_072, "the registry held {held}: {log:#?}");
+    let resumed = reqs[fault_at..]
+        .iter()
+        .find(|l| l.method == "PATCH" && l.fault.is_none())
+        .unwrap();
+    let start: u64 = resumed
+        .content_range
+        .as_deref()
+        .unwrap()
+        .split('-')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(start, end + 1, "resumed where the registry stood: {log:#?}");
+    assert_eq!(
+        resumed.path, reqs[fault_at].path,
+        "the same upload session: {log:#?}"
+    );
+    // One upload session per blob sent (the interrupted one was reused).
+    let posts = reqs
+        .iter()
+        .filter(|l| l.method == "POST" && l.path.contains("/blobs/uploads/"))
+        .count();
+    assert_eq!(
+        posts as u64,
+        json(&r)["blobs_sent"].as_u64().unwrap(),
         "{log:#?}"
     );
+    let patches = reqs.iter().filter(|l| l.method == "PATCH").count();
+    assert!(patches >= 5, "a 300 kB layer in 64 KiB chunks: {log:#?}");
     assert_eq!(
         p.remote_digest(&format!("{}/chunked/app:v1", p.reg.host())),
         digest
@@ -942,4 +1160,645 @@ fn the_five_step_binaries_in_sequence_against_the_tls_auth_registry() {
     p.password_free(&state);
     let r = run(cmd("slipway", p.path()).args(["state", "validate", ".slipway/state.json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // And an independent validator accepts it against the published schema.
+    let (ok, out) = slipway_test::check_jsonschema(
+        &slipway_test::state_schema(),
+        &p.path().join(".slipway/state.json"),
+    );
+    assert!(ok, "check-jsonschema: {out}");
+}
+
+#[test]
+fn promote_within_a_token_auth_registry_mounts_every_blob_with_one_token_for_both_repositories() {
+    // Regression: the mount asked for a token for the target only, and a token registry
+    // (GHCR, Docker Hub, Harbor) refused it for lack of `pull` on the source.
+    let p = Project::new(RegistryKind::TlsToken);
+    write_config(&p, "promote:\n  require:\n    scan: false\n");
+    let v1 = p.build(&["linux/amd64", "linux/arm64"], "token");
+    let staging = p.repo("team/app");
+    keyed_sign_push_verify(&p, &staging, "v1");
+    let prod = p.repo("prod/app");
+    let r = promote(&p, &["--target", &prod, "-t", "stable"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    p.password_free(&format!("{}{}", r.stdout, r.stderr));
+    let out = json(&r);
+    let t = &out["targets"][0];
+    assert_eq!(t["bytes_sent"], 0, "every blob mounted: {t}");
+    assert!(t["bytes_mounted"].as_u64().unwrap() > 600_000, "{t}");
+    assert_eq!(p.remote_digest(&format!("{prod}:stable")), v1);
+    let sig = format!("sha256-{}.sig", v1.trim_start_matches("sha256:"));
+    assert!(p.tags(&prod).contains(&sig));
+    assert_eq!(
+        p.pull_back_and_verify(&format!("{prod}@{v1}")),
+        7,
+        "everything mounted is readable"
+    );
+    let asked = p.reg.token_server().unwrap().requests();
+    assert!(
+        asked.iter().any(|r| r.issued
+            && r.scopes
+                .contains(&"repository:prod/app:pull,push".to_owned())
+            && r.scopes.contains(&"repository:team/app:pull".to_owned())),
+        "one token for both repositories: {asked:#?}"
+    );
+}
+
+#[test]
+fn a_refused_mount_falls_back_to_streaming_the_blob() {
+    let p = Project::new(RegistryKind::Plain);
+    write_config(
+        &p,
+        "promote:\n  require:\n    scan: false\n    signature: false\n",
+    );
+    let digest = p.build(&["linux/amd64"], "nomount");
+    let proxy = FaultProxy::start(
+        &p.reg.host(),
+        vec![
+            Fault::new("POST", "/blobs/uploads/", FaultAction::Status(403))
+                .query("mount=")
+                .times(100),
+        ],
+    );
+    let flags = ["--insecure-registry".to_owned(), proxy.host()];
+    let mut c = p.slipway();
+    c.args(["push", "--to", &format!("{}/staging/app", proxy.host())])
+        .args(&flags);
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut c = p.slipway();
+    c.args(["--output-format", "json", "promote", "-t", "stable"])
+        .args(["--target", &format!("{}/prod/app", proxy.host())])
+        .args(&flags);
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}\n{:#?}", r.stderr, proxy.log());
+    assert!(
+        proxy.fired(0) >= 2,
+        "mounts were refused: {:#?}",
+        proxy.log()
+    );
+    let t = &json(&r)["targets"][0];
+    assert_eq!(t["bytes_mounted"], 0, "{t}");
+    assert!(t["bytes_sent"].as_u64().unwrap() > 300_000, "streamed: {t}");
+    let prod = p.repo("prod/app");
+    assert_eq!(p.remote_digest(&format!("{prod}:stable")), digest);
+    assert!(p.pull_back_and_verify(&format!("{prod}:stable")) >= 3);
+}
+
+/// `dir/.slipway` copied to a new directory: the same built image, unsigned, in a fresh layout.
+fn fresh_copy(p: &Project) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(p.path().join(".slipway"))
+        .arg(d.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    d
+}
+
+/// Generates a key pair in `dir` and signs the image of its state with it.
+fn sign_in(dir: &Path) {
+    for args in [
+        &["sign", "generate-key-pair"][..],
+        &["sign", "--key", "cosign.key"][..],
+    ] {
+        let r = run(cmd("slipway", dir).env("SLIPWAY_PASSWORD", "pw").args(args));
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+}
+
+impl Project {
+    /// `slipway verify --key KEY REF` against the registry.
+    fn verify_remote(&self, key: &Path, reference: &str) -> Run {
+        let mut c = self.slipway();
+        c.args(["verify", "--key"])
+            .arg(key)
+            .arg(reference)
+            .args(self.reg_flags());
+        run(&mut c)
+    }
+
+    /// The layers of the manifest at `reference`, as the registry serves it.
+    fn layers(&self, reference: &str) -> Vec<Value> {
+        let out = self
+            .skopeo("inspect")
+            .arg("--raw")
+            .arg(format!("docker://{reference}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+        m["layers"].as_array().unwrap().clone()
+    }
+}
+
+const SIG_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+
+#[test]
+fn signatures_other_signers_put_in_the_registry_are_kept_on_push_and_promote() {
+    // Regression: push and promote replaced the remote `.sig` with the layout's, dropping
+    // the signatures other signers had added (cosign appends).
+    let p = Project::new(RegistryKind::Plain);
+    write_config(&p, "promote:\n  require:\n    scan: false\n");
+    let digest = p.build(&["linux/amd64"], "union");
+    let (b, c) = (fresh_copy(&p), fresh_copy(&p));
+    let staging = p.repo("staging/app");
+    let prod = p.repo("prod/app");
+    let sig = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    let push_from = |dir: &Path, repo: &str| {
+        let r = run(cmd("slipway", dir)
+            .args(["push", "--to", repo, "-t", "v1"])
+            .args(p.reg_flags()));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    };
+
+    sign_in(p.path());
+    push_from(p.path(), &staging);
+    sign_in(b.path());
+    push_from(b.path(), &staging);
+    for key in [p.path(), b.path()] {
+        let r = p.verify_remote(&key.join("cosign.pub"), &format!("{staging}:v1"));
+        assert_eq!(r.code, 0, "key of {}: {}", key.display(), r.stderr);
+    }
+    let layers = p.layers(&format!("{staging}:{sig}"));
+    assert_eq!(layers.len(), 2, "{layers:#?}");
+    assert_ne!(
+        layers[0]["annotations"][SIG_ANNOTATION],
+        layers[1]["annotations"][SIG_ANNOTATION]
+    );
+    // The first signer's entry comes first, as cosign appends.
+    let own = Project::layout_sig_layers(p.path(), &sig);
+    assert_eq!(layers[0]["annotations"], own[0]["annotations"]);
+    // Pushing the first signer's layout again leaves both in place.
+    push_from(p.path(), &staging);
+    assert_eq!(p.layers(&format!("{staging}:{sig}")).len(), 2);
+
+    // A third signer's signature is already on the promotion target.
+    sign_in(c.path());
+    push_from(c.path(), &prod);
+    let r = run(p.slipway().args(["verify", "--key", "cosign.pub"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = promote(&p, &["--target", &prod, "-t", "stable"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let layers = p.layers(&format!("{prod}:{sig}"));
+    assert_eq!(layers.len(), 3, "theirs, then ours: {layers:#?}");
+    let theirs = Project::layout_sig_layers(c.path(), &sig);
+    assert_eq!(layers[0]["annotations"], theirs[0]["annotations"]);
+    for key in [p.path(), b.path(), c.path()] {
+        let r = p.verify_remote(&key.join("cosign.pub"), &format!("{prod}:stable"));
+        assert_eq!(r.code, 0, "key of {}: {}", key.display(), r.stderr);
+    }
+}
+
+impl Project {
+    /// The layers of the `.sig` manifest named `sig` in the layout under `dir`.
+    fn layout_sig_layers(dir: &Path, sig: &str) -> Vec<Value> {
+        let layout = dir.join(".slipway/oci");
+        let index = common::read_json(&layout.join("index.json"));
+        let desc = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == sig)
+            .unwrap_or_else(|| panic!("{sig} in {index}"));
+        let hex = desc["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:");
+        let m = common::read_json(&layout.join("blobs/sha256").join(hex));
+        m["layers"].as_array().unwrap().clone()
+    }
+}
+
+/// A captured sysfs/etc/proc tree of a machine (as the runner tests make them).
+fn machine_tree(root: &Path) {
+    let w = |p: &str, v: &str| {
+        let f = root.join(p);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, format!("{v}\n")).unwrap();
+    };
+    w(
+        "sys/class/dmi/id/product_uuid",
+        "4C4C4544-0042-3510-8052-B7C04F4E3132",
+    );
+    w("etc/machine-id", "0f8d3c1e6b2a4e9f8c7d6e5f4a3b2c1d");
+    w("sys/class/net/eth0/address", "52:54:00:12:34:56");
+    std::fs::create_dir_all(root.join("sys/class/net/eth0/device")).unwrap();
+}
+
+#[test]
+fn promote_checks_the_runner_policy_as_one_of_its_gates() {
+    let p = Project::new(RegistryKind::Plain);
+    let digest = p.build(&["linux/amd64"], "runner");
+    let staging = p.repo("staging/app");
+    let r = p.push(&staging, &["-t", "rc"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let machine = p.path().join("machine");
+    machine_tree(&machine);
+    let prod = p.repo("prod/app");
+    let promote_here = |extra: &[&str]| {
+        let mut c = p.slipway();
+        c.env("SLIPWAY_FINGERPRINT_ROOT", &machine)
+            .args(["--output-format", "json", "promote", "--target", &prod])
+            .args(["-t", "stable"])
+            .args(p.reg_flags())
+            .args(extra);
+        run(&mut c)
+    };
+    let deny = "runners:\n  allow:\n    - name: someone-else\n      fingerprint: sha256:0000000000000000000000000000000000000000000000000000000000000000\n";
+
+    // Not listed: exit 1, every unmet gate named (the runner among them), nothing promoted.
+    write_config(
+        &p,
+        &format!("{deny}promote:\n  require:\n    scan: false\n"),
+    );
+    let r = promote_here(&[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("runner not allowed"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("signature:"),
+        "the other unmet gate too: {}",
+        r.stderr
+    );
+    assert!(!p.tags_exist(&prod), "the registry is unchanged");
+
+    // --dry-run shows the whole plan with the runner as a gate.
+    let r = promote_here(&["--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let gates = json(&r)["gates"].clone();
+    let runner = gates
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == "runner")
+        .unwrap();
+    assert_eq!(runner["met"], false, "{gates}");
+    assert_eq!(runner["required"], true, "{gates}");
+    assert!(
+        runner["detail"]
+            .as_str()
+            .unwrap()
+            .contains("runner not allowed")
+    );
+    assert!(!p.tags_exist(&prod));
+
+    // require.runner: false is honoured, with a warning; the other gates still apply.
+    write_config(
+        &p,
+        &format!("{deny}promote:\n  require:\n    scan: false\n    runner: false\n"),
+    );
+    let r = promote_here(&["--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("does not bind promote"), "{}", r.stderr);
+    let out = json(&r);
+    let sig_gate = out["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == "signature")
+        .unwrap();
+    assert_eq!(sig_gate["met"], false, "{out}");
+    assert!(!p.tags_exist(&prod));
+
+    // Listed: it proceeds.
+    let fp = run(p
+        .slipway()
+        .args(["--output-format", "json", "runner", "fingerprint", "--root"])
+        .arg(&machine));
+    assert_eq!(fp.code, 0, "{}", fp.stderr);
+    let fp: Value = serde_json::from_str(&fp.stdout).unwrap();
+    write_config(
+        &p,
+        &format!(
+            "runners:\n  allow:\n    - name: release-01\n      fingerprint: {}\npromote:\n  require:\n    scan: false\n    signature: false\n",
+            fp["fingerprint"].as_str().unwrap()
+        ),
+    );
+    let r = promote_here(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(p.remote_digest(&format!("{prod}:stable")), digest);
+    let state = p.state();
+    let last = state.runners.last().unwrap();
+    assert_eq!(last.allowed, Some(true));
+    assert_eq!(last.entry.as_deref(), Some("release-01"));
+}
+
+impl Project {
+    /// The tags of `repo`, empty when the repository does not exist.
+    fn tags_or_none(&self, repo: &str) -> Vec<String> {
+        let out = self
+            .skopeo("list-tags")
+            .arg(format!("docker://{repo}"))
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            return Vec::new();
+        }
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["Tags"]
+            .as_array()
+            .map(|a| a.iter().map(|t| t.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[test]
+fn credentials_from_password_stdin_and_the_auth_file_precedence() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let p = Project::new(RegistryKind::TlsAuth);
+    let (user, pass) = p.reg.credentials().unwrap();
+    let digest = p.build(&["linux/amd64"], "stdin");
+    // No credentials anywhere but stdin.
+    p.write_auth_config(&serde_json::json!({}));
+    let repo = p.repo("stdin/app");
+    let mut c = p.slipway();
+    c.args([
+        "--output-format",
+        "json",
+        "push",
+        "--to",
+        &repo,
+        "--username",
+        user,
+    ])
+    .arg("--password-stdin")
+    .args(p.reg_flags())
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{pass}\n").as_bytes())
+        .unwrap();
+    let r: Run = child.wait_with_output().unwrap().into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r)["digest"], digest);
+    p.password_free(&format!("{}{}", r.stdout, r.stderr));
+    p.password_free(&std::fs::read_to_string(p.path().join(".slipway/state.json")).unwrap());
+
+    // REGISTRY_AUTH_FILE wins over DOCKER_CONFIG (which holds a wrong password here).
+    p.write_auth_config(&serde_json::json!({
+        "auths": { p.reg.host(): { "auth": b64(&format!("{user}:wrong")) } }
+    }));
+    let auth_file = p.path().join("auth.json");
+    std::fs::write(
+        &auth_file,
+        serde_json::json!({"auths": { p.reg.host(): { "auth": b64(&format!("{user}:{pass}")) } }})
+            .to_string(),
+    )
+    .unwrap();
+    let mut c = p.slipway();
+    c.env("REGISTRY_AUTH_FILE", &auth_file)
+        .args(["push", "--to", &p.repo("authfile/app")])
+        .args(p.reg_flags());
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Without it, the wrong password in DOCKER_CONFIG is what is used, and refused.
+    let mut c = p.slipway();
+    c.args(["push", "--to", &p.repo("authfile/app")])
+        .args(p.reg_flags());
+    let r = run(&mut c);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("unauthorized"), "{}", r.stderr);
+}
+
+#[test]
+fn insecure_registry_for_another_host_still_verifies_tls() {
+    let p = Project::new(RegistryKind::TlsAuth);
+    p.build(&["linux/amd64"], "tls");
+    let mut c = p.slipway();
+    c.args(["push", "--to", &p.repo("tls/app")])
+        .args(["--insecure-registry", "127.0.0.1:1"]);
+    let r = run(&mut c);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("TLS"), "{}", r.stderr);
+    assert!(r.stderr.contains("--ca-file"), "{}", r.stderr);
+    assert!(p.state().pushes.is_empty());
+}
+
+#[test]
+fn a_corrupted_layout_blob_is_refused_and_nothing_is_tagged() {
+    let p = Project::new(RegistryKind::Plain);
+    p.build(&["linux/amd64"], "corrupt");
+    // The largest blob is the layer: flip one byte in the middle, same size.
+    let blobs = p.path().join(".slipway/oci/blobs/sha256");
+    let layer = std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|f| f.metadata().unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(&layer).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&layer, bytes).unwrap();
+    let repo = p.repo("corrupt/app");
+    let r = p.push(&repo, &["-t", "v1"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("does not match its descriptor"),
+        "{}",
+        r.stderr
+    );
+    assert!(p.tags_or_none(&repo).is_empty(), "nothing tagged");
+    assert!(p.state().pushes.is_empty());
+}
+
+#[test]
+fn corrupted_blobs_on_promote_are_refused_and_nothing_lands() {
+    let p = Project::new(RegistryKind::Plain);
+    write_config(
+        &p,
+        "promote:\n  require:\n    scan: false\n    signature: false\n",
+    );
+    p.build(&["linux/amd64"], "badread");
+    let proxy = FaultProxy::start(
+        &p.reg.host(),
+        vec![Fault::new("GET", "/blobs/sha256:", FaultAction::CorruptBody).times(100)],
+    );
+    let r = run(p
+        .slipway()
+        .args(["push", "--to", &format!("{}/staging/app", proxy.host())])
+        .args(["--insecure-registry", &proxy.host()]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let other = Registry::plain();
+    let far = format!("{}/prod/app", other.host());
+    let r = run(p
+        .slipway()
+        .args(["promote", "--target", &far, "-t", "stable"])
+        .args(["--insecure-registry", &proxy.host()])
+        .args(["--insecure-registry", &other.host()]));
+    assert_eq!(r.code, 3, "{}\n{:#?}", r.stderr, proxy.log());
+    assert!(proxy.fired(0) >= 1, "{:#?}", proxy.log());
+    assert!(
+        r.stderr.contains("does not match its descriptor"),
+        "{}",
+        r.stderr
+    );
+    let tags = Command::new(tool("skopeo"))
+        .args(["list-tags", "--tls-verify=false"])
+        .arg(format!("docker://{far}"))
+        .output()
+        .unwrap();
+    assert!(
+        !tags.status.success() || !String::from_utf8_lossy(&tags.stdout).contains("stable"),
+        "nothing landed: {}",
+        String::from_utf8_lossy(&tags.stdout)
+    );
+    assert!(p.state().promotions.is_empty());
+}
+
+/// The `name<<DELIM … DELIM` entries of a GitHub output file.
+fn github_outputs(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        if let Some((name, delim)) = l.split_once("<<") {
+            let value: Vec<&str> = lines.by_ref().take_while(|x| *x != delim).collect();
+            out.insert(name.to_owned(), value.join("\n"));
+        } else if let Some((k, v)) = l.split_once('=') {
+            out.insert(k.to_owned(), v.to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn github_outputs_and_step_summaries_of_push_and_promote() {
+    let p = Project::new(RegistryKind::Plain);
+    write_config(
+        &p,
+        "promote:\n  require:\n    scan: false\n    signature: false\n",
+    );
+    let digest = p.build(&["linux/amd64"], "github");
+    let out = p.path().join("gh-output");
+    let summary = p.path().join("gh-summary");
+    std::fs::write(&out, "").unwrap();
+    std::fs::write(&summary, "").unwrap();
+    let gh = |c: &mut Command| {
+        c.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &out)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("GITHUB_REF", "refs/tags/v1.2.3")
+            .env("GITHUB_REF_NAME", "v1.2.3")
+            .env("GITHUB_REF_TYPE", "tag")
+            .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567");
+    };
+    let staging = p.repo("gh/app");
+    let mut c = p.slipway();
+    gh(&mut c);
+    c.args(["push", "--to", &staging]).args(p.reg_flags());
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let o = github_outputs(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(o["digest"], digest, "{o:?}");
+    assert_eq!(o["image"], format!("{staging}@{digest}"));
+    assert_eq!(o["tags"], "1.2.3,1.2,1,latest");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("### slipway push"), "{md}");
+    assert!(
+        md.contains("| Repository | Digest | Tags | Sent | Mounted | Skipped |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "| `{staging}` | `{digest}` | `1.2.3` `1.2` `1` `latest` |"
+        )),
+        "{md}"
+    );
+
+    let prod = p.repo("gh/prod");
+    let mut c = p.slipway();
+    gh(&mut c);
+    c.args(["promote", "--target", &prod, "-t", "stable"])
+        .args(p.reg_flags());
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("### slipway promote"), "{md}");
+    assert!(
+        md.contains(&format!("| `{prod}` | `{digest}` | `stable` | 0 B |")),
+        "promotion within the registry sends nothing: {md}"
+    );
+    let o = github_outputs(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(o["images"], format!("{prod}@{digest}"));
+}
+
+#[test]
+fn promote_dry_run_no_clobber_and_rollback_to_a_digest_or_refused_by_a_gate() {
+    let p = Project::new(RegistryKind::Plain);
+    write_config(
+        &p,
+        "promote:\n  require:\n    scan: false\n    signature: false\n",
+    );
+    let v1 = p.build(&["linux/amd64"], "first");
+    assert_eq!(p.push(&p.repo("staging/app"), &["-t", "v1"]).code, 0);
+    let prod = p.repo("prod/app");
+
+    // --dry-run: the plan, and nothing changes.
+    let r = promote(&p, &["--target", &prod, "-t", "stable", "--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r)["dry_run"], true);
+    assert!(p.tags_or_none(&prod).is_empty());
+    assert!(p.state().promotions.is_empty());
+
+    let r = promote(&p, &["--target", &prod, "-t", "stable"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::remove_dir_all(p.path().join(".slipway/oci")).unwrap();
+    StateFile::new(p.path().join(".slipway/state.json"))
+        .update(|s| s.images.clear())
+        .unwrap();
+    let v2 = p.build(&["linux/amd64"], "second");
+    assert_eq!(p.push(&p.repo("staging/app"), &["-t", "v2"]).code, 0);
+
+    // --no-clobber: exit 1 naming the tag, nothing moves.
+    let r = promote(&p, &["--target", &prod, "-t", "stable", "--no-clobber"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("{prod}:stable")), "{}", r.stderr);
+    assert_eq!(p.remote_digest(&format!("{prod}:stable")), v1);
+
+    let r = promote(&p, &["--target", &prod, "-t", "stable"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(p.remote_digest(&format!("{prod}:stable")), v2);
+
+    // A rollback to a digest that now fails a gate is refused.
+    StateFile::new(p.path().join(".slipway/state.json"))
+        .update(|s| {
+            s.scans.push(ScanRecord {
+                digest: v1.parse().unwrap(),
+                verdict: Verdict::Fail,
+                scanner: "trivy 0.58.1".into(),
+                counts: SeverityCounts::default(),
+                image: Some("app".into()),
+                report: None,
+                sboms: Vec::new(),
+                blocking: Vec::new(),
+                ignored: Vec::new(),
+                expiring: Vec::new(),
+                at: chrono::Utc::now(),
+            });
+        })
+        .unwrap();
+    write_config(&p, "promote:\n  require:\n    signature: false\n");
+    let r = promote(&p, &["--rollback"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("scan verdict"), "{}", r.stderr);
+    assert_eq!(p.remote_digest(&format!("{prod}:stable")), v2);
+
+    // --rollback --to DIGEST moves the tag there (v2 passes: the gate is off again).
+    write_config(
+        &p,
+        "promote:\n  require:\n    scan: false\n    signature: false\n",
+    );
+    let r = promote(&p, &["--rollback", "--to", &v1]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(p.remote_digest(&format!("{prod}:stable")), v1);
 }

@@ -352,4 +352,28 @@ mod tests {
             "{e}"
         );
     }
+
+    #[test]
+    fn docker_hub_credentials_under_any_of_its_key_forms() {
+        let auth = base64::engine::general_purpose::STANDARD.encode("hub:pw");
+        for key in [
+            "https://index.docker.io/v1/",
+            "index.docker.io",
+            "registry-1.docker.io",
+            "docker.io",
+            "https://docker.io",
+        ] {
+            let (_d, s) = store_with(&format!(r#"{{"auths":{{"{key}":{{"auth":"{auth}"}}}}}}"#));
+            let c = s.lookup("docker.io").unwrap();
+            assert_eq!(c.map(|c| c.username), Some("hub".into()), "{key}");
+            // Another registry does not pick them up.
+            assert_eq!(s.lookup("ghcr.io").unwrap(), None, "{key}");
+        }
+        // Other hosts are found with or without a scheme, never by a prefix of theirs.
+        let (_d, s) = store_with(&format!(
+            r#"{{"auths":{{"https://reg.example:5000/v2/":{{"auth":"{auth}"}}}}}}"#
+        ));
+        assert!(s.lookup("reg.example:5000").unwrap().is_some());
+        assert_eq!(s.lookup("reg.example").unwrap(), None);
+    }
 }

@@ -1,11 +1,15 @@
 //! The registry client: one HTTP stack (reqwest, rustls) shared with `oci-client`.
 //!
-//! `oci-client` does the authentication handshake — it reads the registry's
-//! `WWW-Authenticate` challenge and, for `Bearer`, fetches a token from the realm with our
-//! credentials (Basic registries get the credentials directly). Everything else that needs
-//! more control than `oci-client` offers is here, on the same reqwest 0.13 stack: HEAD checks,
-//! manifests with exact bytes, blob streams with `Range`, cross-repository mounts, chunked
-//! uploads that resume, and retries with backoff that honour `Retry-After`.
+//! `oci-client` does the usual authentication handshake — it reads the registry's
+//! `WWW-Authenticate` challenge and, for `Bearer`, fetches a token for one repository from the
+//! realm with our credentials (Basic registries get the credentials directly). It asks for one
+//! repository's scope only, so a cross-repository mount (`pull` on the source, `push` on the
+//! target, in one token) and a 401 whose challenge names further scopes get a token from our
+//! own request to the realm (the token auth spec: `service` and one `scope` per repository).
+//! Everything else that needs more control than `oci-client` offers is here too, on the same
+//! reqwest 0.13 stack: HEAD checks, manifests with exact bytes, blob streams with `Range`,
+//! cross-repository mounts, chunked uploads that resume, and retries with backoff that honour
+//! `Retry-After`, each attempt bounded by what the time budget has left.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -57,7 +61,8 @@ pub struct ClientOptions {
     pub on_secret: Option<SecretSink>,
     /// Connect timeout.
     pub connect_timeout: Duration,
-    /// Timeout between reads of a response.
+    /// Idle timeout: the longest wait for the next bytes of an answer (also the wait for an
+    /// answer once a blob's body is sent; other requests are bounded by the retry budget too).
     pub read_timeout: Duration,
 }
 
@@ -84,7 +89,7 @@ impl Default for ClientOptions {
             user_agent: format!("slipway/{}", env!("CARGO_PKG_VERSION")),
             on_secret: None,
             connect_timeout: Duration::from_secs(15),
-            read_timeout: Duration::from_secs(300),
+            read_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -131,7 +136,10 @@ struct Inner {
     http: reqwest::Client,
     oci: oci_client::Client,
     opts: ClientOptions,
-    auth: tokio::sync::Mutex<HashMap<(String, String, bool), AuthValue>>,
+    /// Authorization per (registry, the scopes it was asked for).
+    auth: tokio::sync::Mutex<HashMap<(String, String), AuthValue>>,
+    /// The Bearer challenge of each registry (`None`: not a token registry).
+    challenges: tokio::sync::Mutex<HashMap<String, Option<Challenge>>>,
     creds: Mutex<HashMap<String, Option<Credentials>>>,
     retries: AtomicU64,
 }
@@ -142,6 +150,73 @@ pub(crate) struct Op<'a> {
     pub repo: &'a Repository,
     pub push: bool,
     pub what: String,
+    /// Another repository of the same registry the request reads (a mount's source): its
+    /// `pull` scope goes into the same token.
+    pub also_pull: Option<&'a Repository>,
+}
+
+impl Op<'_> {
+    /// The token scopes the request needs (`repository:NAME:ACTIONS`).
+    fn scopes(&self) -> Vec<String> {
+        let mut v = vec![format!(
+            "repository:{}:{}",
+            self.repo.path(),
+            if self.push { "pull,push" } else { "pull" }
+        )];
+        if let Some(from) = self.also_pull
+            && from.path() != self.repo.path()
+        {
+            v.push(format!("repository:{}:pull", from.path()));
+        }
+        v
+    }
+}
+
+/// A `WWW-Authenticate: Bearer` challenge: where to get a token, and for which scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Challenge {
+    realm: String,
+    service: Option<String>,
+    /// Space-separated scopes the registry said the request needs (RFC 6750 §3).
+    scopes: Vec<String>,
+}
+
+impl Challenge {
+    /// The Bearer challenge among the `WWW-Authenticate` headers of `h`, when there is one.
+    pub(crate) fn from_headers(h: &HeaderMap) -> Option<Challenge> {
+        h.get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(Challenge::parse)
+    }
+
+    fn parse(value: &str) -> Option<Challenge> {
+        for c in http_auth::parser::ChallengeParser::new(value) {
+            let Ok(c) = c else { continue };
+            if !c.scheme.eq_ignore_ascii_case("bearer") {
+                continue;
+            }
+            let param = |name: &str| {
+                c.params
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.to_unescaped())
+            };
+            return Some(Challenge {
+                realm: param("realm")?,
+                service: param("service"),
+                scopes: param("scope")
+                    .map(|s| {
+                        s.split(' ')
+                            .filter(|x| !x.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            });
+        }
+        None
+    }
 }
 
 pub(crate) enum Attempt {
@@ -151,8 +226,21 @@ pub(crate) enum Attempt {
         after: Option<Duration>,
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    Reauth,
+    /// The token was refused (expired, or short of a scope): ask again, for the challenge's
+    /// scopes too.
+    Reauth(Option<Challenge>),
     Fail(RegistryError),
+}
+
+/// Where an operation stands with its token.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Reauth<'a> {
+    /// Use the cached authorization; a 401 may ask for a new one.
+    No,
+    /// Get a new one first (for the challenge's scopes too, when it named any).
+    Now(&'a Option<Challenge>),
+    /// A new one was fetched already: a 401 now is final.
+    Done,
 }
 
 impl Client {
@@ -203,6 +291,7 @@ impl Client {
                 oci,
                 opts,
                 auth: tokio::sync::Mutex::new(HashMap::new()),
+                challenges: tokio::sync::Mutex::new(HashMap::new()),
                 creds: Mutex::new(HashMap::new()),
                 retries: AtomicU64::new(0),
             }),
@@ -279,20 +368,242 @@ impl Client {
         Ok(c)
     }
 
-    /// The `Authorization` value for `repo` (pull, or pull+push), cached.
+    /// The `Authorization` value for `op` (its scopes), cached. `refresh` asks again — for the
+    /// scopes a 401 challenge named as well, when it named any.
     async fn authorization(
         &self,
-        repo: &Repository,
-        push: bool,
-        refresh: bool,
+        op: &Op<'_>,
+        refresh: Option<&Option<Challenge>>,
     ) -> Result<AuthValue, RegistryError> {
-        let key = (repo.registry().to_owned(), repo.path().to_owned(), push);
+        let repo = op.repo;
+        let mut scopes = op.scopes();
+        let key = (repo.registry().to_owned(), scopes.join(" "));
         let mut cache = self.inner.auth.lock().await;
-        if !refresh && let Some(v) = cache.get(&key) {
+        if refresh.is_none()
+            && let Some(v) = cache.get(&key)
+        {
             return Ok(v.clone());
         }
         let creds = self.credentials(repo.registry())?;
-        let auth = match &creds {
+        let challenge = match refresh {
+            Some(Some(ch)) => {
+                for sc in &ch.scopes {
+                    if !scopes.contains(sc) {
+                        scopes.push(sc.clone());
+                    }
+                }
+                Some(ch.clone())
+            }
+            // oci-client asks for one repository's scope; more than that needs the realm.
+            _ if scopes.len() > 1 => self.challenge(repo).await?,
+            _ => None,
+        };
+        let value = match challenge {
+            Some(ch) => {
+                let token = self.fetch_token(repo, &ch, &scopes, creds.as_ref()).await?;
+                self.bearer(&token)
+            }
+            None => {
+                let token = self.oci_token(repo, op.push, creds.as_ref()).await?;
+                match (token, &creds) {
+                    (Some(t), _) => self.bearer(&t),
+                    (None, Some(c)) => AuthValue {
+                        header: Some(Secret::new(format!(
+                            "Basic {}",
+                            base64::engine::general_purpose::STANDARD.encode(format!(
+                                "{}:{}",
+                                c.username,
+                                c.password.expose()
+                            ))
+                        ))),
+                        bearer: false,
+                    },
+                    (None, None) => AuthValue {
+                        header: None,
+                        bearer: false,
+                    },
+                }
+            }
+        };
+        cache.insert(key, value.clone());
+        Ok(value)
+    }
+
+    fn bearer(&self, token: &str) -> AuthValue {
+        if let Some(mask) = &self.inner.opts.on_secret {
+            mask(token);
+        }
+        AuthValue {
+            header: Some(Secret::new(format!("Bearer {token}"))),
+            bearer: true,
+        }
+    }
+
+    /// The registry's Bearer challenge (from an unauthenticated `GET /v2/`), cached; `None` for
+    /// registries that do not use tokens.
+    async fn challenge(&self, repo: &Repository) -> Result<Option<Challenge>, RegistryError> {
+        let registry = repo.registry().to_owned();
+        if let Some(c) = self.inner.challenges.lock().await.get(&registry) {
+            return Ok(c.clone());
+        }
+        let host = repo.api_host();
+        let url = format!("{}://{host}/v2/", self.scheme(host));
+        let what = format!("asking {} how to authenticate", repo.registry());
+        let mut backoff = Backoff::new(self.inner.opts.retry);
+        let challenge = loop {
+            backoff.start_attempt();
+            match self
+                .inner
+                .http
+                .get(&url)
+                .timeout(backoff.attempt_timeout())
+                .send()
+                .await
+            {
+                Ok(resp) => break Challenge::from_headers(resp.headers()),
+                Err(e) => self.retry_or_give_up(repo, &what, &backoff, e).await?,
+            }
+        };
+        self.inner
+            .challenges
+            .lock()
+            .await
+            .insert(registry, challenge.clone());
+        Ok(challenge)
+    }
+
+    /// After a failed request: sleeps for the next backoff delay, or says why to give up.
+    async fn retry_or_give_up(
+        &self,
+        repo: &Repository,
+        what: &str,
+        backoff: &Backoff,
+        e: reqwest::Error,
+    ) -> Result<(), RegistryError> {
+        if let Some(tls) = tls_error(&e) {
+            return Err(RegistryError::Tls {
+                registry: repo.registry().to_owned(),
+                source: tls,
+            });
+        }
+        let line = error_line(&e);
+        match backoff.next_delay(None) {
+            Some(d) => {
+                self.note_retry();
+                tracing::debug!("{what}: {line}; retrying in {d:?}");
+                tokio::time::sleep(d).await;
+                Ok(())
+            }
+            None => Err(RegistryError::GaveUp {
+                what: what.to_owned(),
+                attempts: backoff.attempts(),
+                elapsed: backoff.elapsed(),
+                last: line,
+                source: Some(Box::new(e)),
+            }),
+        }
+    }
+
+    /// A token for `scopes` from the challenge's realm (the token auth spec: `GET realm?
+    /// service=…&scope=…&scope=…`, Basic credentials when we have them).
+    async fn fetch_token(
+        &self,
+        repo: &Repository,
+        ch: &Challenge,
+        scopes: &[String],
+        creds: Option<&Credentials>,
+    ) -> Result<String, RegistryError> {
+        let mut query: Vec<(&str, &str)> = Vec::new();
+        if let Some(s) = &ch.service {
+            query.push(("service", s));
+        }
+        for sc in scopes {
+            query.push(("scope", sc));
+        }
+        let url = Url::parse_with_params(&ch.realm, &query)
+            .map_err(|e| RegistryError::invalid("token realm", format!("`{}`: {e}", ch.realm)))?;
+        let what = format!("a token for {} from {}", scopes.join(" "), ch.realm);
+        let mut backoff = Backoff::new(self.inner.opts.retry);
+        loop {
+            backoff.start_attempt();
+            let mut rb = self
+                .inner
+                .http
+                .get(url.clone())
+                .timeout(backoff.attempt_timeout());
+            if let Some(c) = creds {
+                rb = rb.basic_auth(&c.username, Some(c.password.expose()));
+            }
+            let resp = match rb.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.retry_or_give_up(repo, &format!("getting {what}"), &backoff, e)
+                        .await?;
+                    continue;
+                }
+            };
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                return Err(RegistryError::Unauthorized {
+                    registry: repo.registry().to_owned(),
+                    what,
+                    had_credentials: creds.is_some(),
+                    detail: error_body(resp).await.map(Detail),
+                });
+            }
+            if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+                let after = resp
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after);
+                match backoff.next_delay(after) {
+                    Some(d) => {
+                        self.note_retry();
+                        tokio::time::sleep(d).await;
+                        continue;
+                    }
+                    None => {
+                        return Err(RegistryError::GaveUp {
+                            what: format!("getting {what}"),
+                            attempts: backoff.attempts(),
+                            elapsed: backoff.elapsed(),
+                            last: format!("the token server answered {status}"),
+                            source: None,
+                        });
+                    }
+                }
+            }
+            if !status.is_success() {
+                return Err(protocol(repo, &format!("getting {what}"), resp).await);
+            }
+            #[derive(serde::Deserialize)]
+            struct TokenAnswer {
+                #[serde(default)]
+                token: Option<String>,
+                #[serde(default)]
+                access_token: Option<String>,
+            }
+            let bytes = read_capped(resp, 1 << 20, &what).await?;
+            let answer: TokenAnswer = serde_json::from_slice(&bytes)
+                .map_err(|e| RegistryError::invalid(what.clone(), e.to_string()))?;
+            return answer
+                .token
+                .or(answer.access_token)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| RegistryError::invalid(what, "the answer holds no token"));
+        }
+    }
+
+    /// oci-client's handshake for one repository: a Bearer token (`Some`), or `None` for Basic
+    /// and anonymous registries.
+    async fn oci_token(
+        &self,
+        repo: &Repository,
+        push: bool,
+        creds: Option<&Credentials>,
+    ) -> Result<Option<String>, RegistryError> {
+        let auth = match creds {
             Some(c) => oci_client::secrets::RegistryAuth::Basic(
                 c.username.clone(),
                 c.password.expose().clone(),
@@ -311,11 +622,16 @@ impl Client {
         };
         let what = format!("authenticating to {}", repo.registry());
         let mut backoff = Backoff::new(self.inner.opts.retry);
-        let token = loop {
+        loop {
             backoff.start_attempt();
-            match self.inner.oci.auth(&reference, &auth, op).await {
-                Ok(t) => break t,
-                Err(oci_client::errors::OciDistributionError::AuthenticationFailure(msg)) => {
+            match tokio::time::timeout(
+                backoff.attempt_timeout(),
+                self.inner.oci.auth(&reference, &auth, op),
+            )
+            .await
+            {
+                Ok(Ok(t)) => return Ok(t),
+                Ok(Err(oci_client::errors::OciDistributionError::AuthenticationFailure(msg))) => {
                     return Err(RegistryError::Unauthorized {
                         registry: repo.registry().to_owned(),
                         what: format!("a token for {repo}"),
@@ -323,32 +639,10 @@ impl Client {
                         detail: Some(Detail(short_body(&msg))),
                     });
                 }
-                Err(oci_client::errors::OciDistributionError::RequestError(e)) => {
-                    if let Some(tls) = tls_error(&e) {
-                        return Err(RegistryError::Tls {
-                            registry: repo.registry().to_owned(),
-                            source: tls,
-                        });
-                    }
-                    let line = error_line(&e);
-                    match backoff.next_delay(None) {
-                        Some(d) => {
-                            self.note_retry();
-                            tracing::debug!("{what}: {line}; retrying in {d:?}");
-                            tokio::time::sleep(d).await;
-                        }
-                        None => {
-                            return Err(RegistryError::GaveUp {
-                                what,
-                                attempts: backoff.attempts(),
-                                elapsed: backoff.elapsed(),
-                                last: line,
-                                source: Some(Box::new(e)),
-                            });
-                        }
-                    }
+                Ok(Err(oci_client::errors::OciDistributionError::RequestError(e))) => {
+                    self.retry_or_give_up(repo, &what, &backoff, e).await?;
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     return Err(RegistryError::Protocol {
                         registry: repo.registry().to_owned(),
                         what,
@@ -356,46 +650,40 @@ impl Client {
                         body: Some(e.to_string()),
                     });
                 }
+                Err(_elapsed) => match backoff.next_delay(None) {
+                    Some(d) => {
+                        self.note_retry();
+                        tokio::time::sleep(d).await;
+                    }
+                    None => {
+                        return Err(RegistryError::GaveUp {
+                            what,
+                            attempts: backoff.attempts(),
+                            elapsed: backoff.elapsed(),
+                            last: "no answer in time".into(),
+                            source: None,
+                        });
+                    }
+                },
             }
-        };
-        let value = match (token, creds) {
-            (Some(t), _) => {
-                if let Some(mask) = &self.inner.opts.on_secret {
-                    mask(&t);
-                }
-                AuthValue {
-                    header: Some(Secret::new(format!("Bearer {t}"))),
-                    bearer: true,
-                }
-            }
-            (None, Some(c)) => AuthValue {
-                header: Some(Secret::new(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(format!(
-                        "{}:{}",
-                        c.username,
-                        c.password.expose()
-                    ))
-                ))),
-                bearer: false,
-            },
-            (None, None) => AuthValue {
-                header: None,
-                bearer: false,
-            },
-        };
-        cache.insert(key, value.clone());
-        Ok(value)
+        }
     }
 
-    /// Sends one request (no retry): builds it with auth, classifies the outcome.
+    /// Sends one request (no retry): builds it with auth, classifies the outcome. `deadline`
+    /// bounds the wait for the answer's headers (`None`: only the idle timeout applies, for
+    /// requests whose body is a blob — their length is not a matter of the retry budget).
     pub(crate) async fn attempt(
         &self,
         op: &Op<'_>,
-        refresh_auth: bool,
+        reauth: Reauth<'_>,
+        deadline: Option<Duration>,
         request: RequestBuilder,
     ) -> Result<Attempt, RegistryError> {
-        let auth = self.authorization(op.repo, op.push, refresh_auth).await?;
+        let refresh = match reauth {
+            Reauth::Now(ch) => Some(ch),
+            _ => None,
+        };
+        let auth = self.authorization(op, refresh).await?;
         let mut request = request;
         if let Some(h) = &auth.header {
             let mut v = HeaderValue::from_str(h.expose()).map_err(|_| {
@@ -406,7 +694,24 @@ impl Client {
             v.set_sensitive(true);
             request = request.header(header::AUTHORIZATION, v);
         }
-        let resp = match request.send().await {
+        let sent = match deadline {
+            Some(d) => match tokio::time::timeout(d, request.send()).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return Ok(Attempt::Retry {
+                        why: format!(
+                            "{} sent no answer within {:.1}s",
+                            op.repo.registry(),
+                            d.as_secs_f64()
+                        ),
+                        after: None,
+                        source: None,
+                    });
+                }
+            },
+            None => request.send().await,
+        };
+        let resp = match sent {
             Ok(r) => r,
             Err(e) => {
                 if let Some(tls) = tls_error(&e) {
@@ -424,14 +729,16 @@ impl Client {
         };
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED {
-            if auth.bearer && !refresh_auth {
-                return Ok(Attempt::Reauth);
+            let challenge = Challenge::from_headers(resp.headers());
+            // A token that expired or lacks a scope (the challenge says which): ask once more.
+            if matches!(reauth, Reauth::No) && (auth.bearer || challenge.is_some()) {
+                return Ok(Attempt::Reauth(challenge));
             }
             let body = error_body(resp).await;
             return Ok(Attempt::Fail(RegistryError::Unauthorized {
                 registry: op.repo.registry().to_owned(),
                 what: op.what.clone(),
-                had_credentials: auth.header.is_some(),
+                had_credentials: self.credentials(op.repo.registry())?.is_some(),
                 detail: body.map(Detail),
             }));
         }
@@ -463,21 +770,34 @@ impl Client {
         Ok(Attempt::Done(resp))
     }
 
-    /// Sends a request built by `build`, retrying transient failures per the policy.
+    /// Sends a request built by `build`, retrying transient failures per the policy; each
+    /// attempt waits for its answer no longer than the time budget has left.
     pub(crate) async fn send(
         &self,
         op: &Op<'_>,
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Result<Response, RegistryError> {
         let mut backoff = Backoff::new(self.inner.opts.retry);
-        let mut refresh = false;
+        let mut challenge: Option<Option<Challenge>> = None;
+        let mut fresh = false;
         loop {
             backoff.start_attempt();
-            match self.attempt(op, refresh, build(&self.inner.http)).await? {
+            let deadline = Some(backoff.attempt_timeout());
+            let reauth = match &challenge {
+                None => Reauth::No,
+                Some(c) if fresh => Reauth::Now(c),
+                Some(_) => Reauth::Done,
+            };
+            fresh = false;
+            match self
+                .attempt(op, reauth, deadline, build(&self.inner.http))
+                .await?
+            {
                 Attempt::Done(r) => return Ok(r),
                 Attempt::Fail(e) => return Err(e),
-                Attempt::Reauth => {
-                    refresh = true;
+                Attempt::Reauth(ch) => {
+                    challenge = Some(ch);
+                    fresh = true;
                 }
                 Attempt::Retry { why, after, source } => match backoff.next_delay(after) {
                     Some(d) => {
@@ -510,6 +830,7 @@ impl Client {
             repo,
             push: false,
             what: format!("checking {repo}:{reference}"),
+            also_pull: None,
         };
         let resp = self
             .send(&op, |c| {
@@ -578,6 +899,7 @@ impl Client {
             repo,
             push: false,
             what: format!("fetching manifest {repo}:{reference}"),
+            also_pull: None,
         };
         let resp = self
             .send(&op, |c| c.get(&url).header(header::ACCEPT, MANIFEST_ACCEPT))
@@ -647,6 +969,7 @@ impl Client {
                 "pushing manifest {} to {repo}:{reference}",
                 manifest.digest.short()
             ),
+            also_pull: None,
         };
         let body = Bytes::from(manifest.bytes.clone());
         let resp = self
@@ -687,6 +1010,7 @@ impl Client {
             repo,
             push,
             what: format!("checking blob {} in {repo}", digest.short()),
+            also_pull: None,
         };
         let resp = self.send(&op, |c| c.head(&url)).await?;
         match resp.status() {
@@ -714,6 +1038,7 @@ impl Client {
             repo,
             push: false,
             what: format!("fetching blob {} from {repo}", digest.short()),
+            also_pull: None,
         };
         let resp = self
             .send(&op, |c| {
@@ -773,7 +1098,8 @@ impl Client {
     }
 
     /// Cross-repository mount of `digest` from `from` into `repo` (same registry). `true`
-    /// when mounted; `false` when the registry declined (the caller uploads instead).
+    /// when mounted; `false` when the registry declined or refused it — an upload session
+    /// instead of a mount, or a token without the source's `pull` (the caller uploads instead).
     pub async fn mount_blob(
         &self,
         repo: &Repository,
@@ -785,22 +1111,44 @@ impl Client {
             self.repo_url(repo),
             from.path()
         );
+        // One token for both repositories: pull on the source, push on the target.
         let op = Op {
             repo,
             push: true,
             what: format!("mounting blob {} from {from} into {repo}", digest.short()),
+            also_pull: Some(from),
         };
-        let resp = self
+        let resp = match self
             .send(&op, |c| c.post(&url).header(header::CONTENT_LENGTH, "0"))
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            Err(e @ (RegistryError::Unauthorized { .. } | RegistryError::Denied { .. })) => {
+                tracing::info!("{e}; uploading the blob instead");
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
         match resp.status() {
             StatusCode::CREATED => Ok(true),
             StatusCode::ACCEPTED => {
                 // An upload session instead of a mount: give it back.
                 if let Some(loc) = location(&resp) {
                     let url = self.absolute(repo, &loc)?;
-                    let _ = self.attempt(&op, false, self.http().delete(url)).await;
+                    let _ = self
+                        .attempt(
+                            &op,
+                            Reauth::No,
+                            Some(Duration::from_secs(10)),
+                            self.http().delete(url),
+                        )
+                        .await;
                 }
+                Ok(false)
+            }
+            s if s.is_client_error() => {
+                let e = protocol(repo, &op.what, resp).await;
+                tracing::info!("{e}; uploading the blob instead");
                 Ok(false)
             }
             _ => Err(protocol(repo, &op.what, resp).await),
@@ -820,6 +1168,7 @@ impl Client {
             repo,
             push: false,
             what: format!("listing tags of {repo}"),
+            also_pull: None,
         };
         loop {
             let resp = self.send(&op, |c| c.get(&url)).await?;

@@ -58,6 +58,15 @@ impl Backoff {
         self.started.elapsed()
     }
 
+    /// How long the attempt about to start may wait for an answer: what is left of the time
+    /// budget (never less than half a second, so a last attempt can still be answered).
+    pub(crate) fn attempt_timeout(&self) -> Duration {
+        self.policy
+            .max_elapsed
+            .saturating_sub(self.started.elapsed())
+            .max(Duration::from_millis(500))
+    }
+
     /// The delay before the next attempt, or `None` when the budget is spent. `retry_after`
     /// (from the server) replaces the computed delay, capped by `max_delay`.
     pub(crate) fn next_delay(&self, retry_after: Option<Duration>) -> Option<Duration> {

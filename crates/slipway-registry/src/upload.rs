@@ -17,7 +17,9 @@ use slipway_types::{Digest, Progress, Repository};
 use tokio::io::AsyncSeekExt;
 
 use crate::RegistryError;
-use crate::client::{Attempt, ByteStream, Client, MismatchError, Op, error_body, location};
+use crate::client::{
+    Attempt, ByteStream, Challenge, Client, MismatchError, Op, Reauth, error_body, location,
+};
 use crate::retry::Backoff;
 
 /// Where a blob's bytes come from.
@@ -227,7 +229,8 @@ enum Step {
         why: String,
         after: Option<Duration>,
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
-        reauth: bool,
+        /// Get a new token first (the 401's challenge).
+        reauth: Option<Box<Option<Challenge>>>,
     },
     Fatal(RegistryError),
 }
@@ -242,17 +245,17 @@ fn from_attempt(a: Attempt) -> Result<reqwest::Response, Step> {
     match a {
         Attempt::Done(r) => Ok(r),
         Attempt::Fail(e) => Err(Step::Fatal(e)),
-        Attempt::Reauth => Err(Step::Retry {
-            why: "token expired".into(),
+        Attempt::Reauth(ch) => Err(Step::Retry {
+            why: "the token was refused".into(),
             after: Some(Duration::ZERO),
             source: None,
-            reauth: true,
+            reauth: Some(Box::new(ch)),
         }),
         Attempt::Retry { why, after, source } => Err(Step::Retry {
             why,
             after,
             source,
-            reauth: false,
+            reauth: None,
         }),
     }
 }
@@ -294,7 +297,7 @@ impl Client {
         // Hash state of the prefix the registry is known to hold (chunk boundaries).
         let mut confirmed = (Hasher::new(), 0u64);
         let mut sent = 0u64;
-        let mut reauth = false;
+        let mut reauth: Option<Box<Option<Challenge>>> = None;
         loop {
             backoff.start_attempt();
             let step = self
@@ -307,7 +310,11 @@ impl Client {
                     &mut session,
                     &mut confirmed,
                     &mut sent,
-                    reauth,
+                    match &reauth {
+                        Some(ch) => Reauth::Now(ch),
+                        None => Reauth::No,
+                    },
+                    backoff.attempt_timeout(),
                     &what,
                 )
                 .await;
@@ -340,7 +347,10 @@ impl Client {
             }
             // Where does the upload stand? Resume from the registry's Range, else start over.
             session = match session.take() {
-                Some(s) => self.upload_status(repo, &s.url, &what).await,
+                Some(s) => {
+                    self.upload_status(repo, &s.url, &what, backoff.attempt_timeout())
+                        .await
+                }
                 None => None,
             };
             match &session {
@@ -355,14 +365,26 @@ impl Client {
         }
     }
 
-    async fn upload_status(&self, repo: &Repository, url: &Url, what: &str) -> Option<Session> {
+    async fn upload_status(
+        &self,
+        repo: &Repository,
+        url: &Url,
+        what: &str,
+        deadline: Duration,
+    ) -> Option<Session> {
         let op = Op {
             repo,
             push: true,
             what: what.to_owned(),
+            also_pull: None,
         };
         let a = self
-            .attempt(&op, false, self.http().get(url.clone()))
+            .attempt(
+                &op,
+                Reauth::No,
+                Some(deadline),
+                self.http().get(url.clone()),
+            )
             .await
             .ok()?;
         let Attempt::Done(resp) = a else { return None };
@@ -388,13 +410,15 @@ impl Client {
         session: &mut Option<Session>,
         confirmed: &mut (Hasher, u64),
         sent: &mut u64,
-        reauth: bool,
+        mut reauth: Reauth<'_>,
+        deadline: Duration,
         what: &str,
     ) -> Result<(), Step> {
         let op = Op {
             repo,
             push: true,
             what: what.to_owned(),
+            also_pull: None,
         };
         if session.is_none() {
             let url = format!("{}/blobs/uploads/", self.repo_url(repo));
@@ -402,10 +426,12 @@ impl Client {
                 self.attempt(
                     &op,
                     reauth,
+                    Some(deadline),
                     self.http().post(&url).header(header::CONTENT_LENGTH, "0"),
                 )
                 .await?,
             )?;
+            reauth = Reauth::No;
             if resp.status() != StatusCode::ACCEPTED {
                 return Err(Step::Fatal(crate::client::protocol(repo, what, resp).await));
             }
@@ -463,13 +489,13 @@ impl Client {
         progress: &Option<UploadProgress>,
         session: &mut Option<Session>,
         confirmed: &mut (Hasher, u64),
-        reauth: bool,
+        mut reauth: Reauth<'_>,
     ) -> Result<(), Step> {
         let io_retry = |e: std::io::Error| Step::Retry {
             why: format!("reading the source: {e}"),
             after: None,
             source: Some(Box::new(e)),
-            reauth: false,
+            reauth: None,
         };
         feed.lock()
             .await
@@ -481,10 +507,14 @@ impl Client {
         if let Some(chunk) = chunk {
             while pos < size {
                 let len = chunk.min(size - pos);
+                let r = std::mem::replace(&mut reauth, Reauth::No);
+                // No deadline: a chunk takes as long as its bytes take (the idle timeout
+                // catches a registry that stops reading or answering).
                 let resp = from_attempt(
                     self.attempt(
                         op,
-                        reauth,
+                        r,
+                        None,
                         self.http()
                             .patch(url.clone())
                             .header(header::CONTENT_TYPE, "application/octet-stream")
@@ -504,7 +534,7 @@ impl Client {
                             why: format!("the registry answered {} to a chunk", resp.status()),
                             after: None,
                             source: None,
-                            reauth: false,
+                            reauth: None,
                         });
                     }
                     return Err(Step::Fatal(
@@ -524,7 +554,7 @@ impl Client {
                         ),
                         after: None,
                         source: None,
-                        reauth: false,
+                        reauth: None,
                     });
                 }
                 *confirmed = (f.hasher.clone(), pos);
@@ -542,6 +572,7 @@ impl Client {
             self.attempt(
                 op,
                 reauth,
+                None,
                 self.http()
                     .put(put)
                     .header(header::CONTENT_TYPE, "application/octet-stream")
@@ -558,7 +589,7 @@ impl Client {
                     why: format!("the registry answered {} to the final PUT", resp.status()),
                     after: None,
                     source: None,
-                    reauth: false,
+                    reauth: None,
                 })
             }
             s => {

@@ -89,15 +89,21 @@ pub enum RunnerVerdict {
     Denied(String),
 }
 
-/// **Hook for the runner feature.** Decides whether the current runner may promote. The runner
-/// engineer's fingerprint/allowlist check implements this; until then
-/// [`RecordedRunnerVerdict`] reads the newest verdict recorded in the state.
+/// Decides whether the current runner may promote. `slipway-promote` checks the machine
+/// against the configured policy when it runs and passes that [`RunnerVerdict`] (a verdict is
+/// itself a policy); [`RecordedRunnerVerdict`] reads the newest verdict recorded in the state.
 pub trait RunnerPolicy {
     /// The verdict for this run.
     fn verdict(&self, state: &State) -> RunnerVerdict;
 }
 
-/// The default [`RunnerPolicy`]: the newest runner record with a verdict (for `promote` or for
+impl RunnerPolicy for RunnerVerdict {
+    fn verdict(&self, _state: &State) -> RunnerVerdict {
+        self.clone()
+    }
+}
+
+/// A [`RunnerPolicy`] from the state: the newest runner record with a verdict (for `promote` or for
 /// no particular step). No such record means no policy.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RecordedRunnerVerdict;

@@ -10,13 +10,15 @@ mod proxy;
 mod registry;
 mod sigstore;
 mod tls;
+mod token;
 mod tools;
 
 pub use github_api::{GithubApi, Recorded};
-pub use proxy::{Fault, FaultAction, FaultProxy};
+pub use proxy::{Fault, FaultAction, FaultProxy, Logged};
 pub use registry::{Registry, RegistryKind};
 pub use sigstore::{MockSigstore, test_identity_token};
 pub use tls::TestCa;
+pub use token::{TOKEN_ISSUER, TOKEN_SERVICE, TokenRequest, TokenServer};
 pub use tools::{repo_root, test_tools_dir, tool};
 
 /// Runs the independent validator `check-jsonschema --schemafile SCHEMA FILE`; returns whether

@@ -1,15 +1,19 @@
 //! An HTTP proxy in front of a real registry that injects faults: a connection dropped in the
-//! middle of a request body, an error status, a 429 with `Retry-After`.
+//! middle of a request body, an error status, a 429 with `Retry-After`, a server that takes a
+//! request and never answers.
 //!
 //! It speaks HTTP/1.1 on 127.0.0.1 (a port it picks) and forwards every request, Host header
 //! included, to the upstream registry over plain HTTP, so the `Location` URLs the registry
-//! returns point back at the proxy. Each [`Fault`] fires on the first `times` requests that match
-//! it; [`FaultProxy::fired`] tells a test whether it really did, so a test cannot pass because a
-//! fault never happened. Stopped on drop.
+//! returns point back at the proxy. A [`Fault`] fires on the matching requests after skipping the
+//! first `skip` of them, `times` times; [`FaultProxy::fired`] tells a test whether it really did,
+//! and [`FaultProxy::requests`] what each request was and what happened to it (with the time it
+//! arrived and, for a reset, how many body bytes had arrived), so a test cannot pass because a
+//! fault never happened or happened somewhere else. Stopped on drop.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -28,28 +32,113 @@ pub enum FaultAction {
     Status(u16),
     /// Answer 429 Too Many Requests with `Retry-After: N` (seconds) without forwarding.
     TooManyRequests(u64),
+    /// Read the whole request body, then never answer (the connection stays open).
+    Stall,
+    /// Forward, but flip the bits of the first byte of every chunk of the answer's body (the
+    /// status and headers stay as the registry sent them).
+    CorruptBody,
 }
 
-/// A fault: requests with `method` whose path contains `path_contains` (and, when set, whose
-/// body is announced or streamed as larger than `min_body`), the first `times` of them.
+/// A fault: requests with `method` whose path contains `path_contains` (and whose query
+/// contains `query_contains`, and whose announced body is at least `min_body` bytes when set);
+/// the first `skip` of them pass untouched, the next `times` get `action`.
 #[derive(Debug, Clone)]
 pub struct Fault {
     /// HTTP method, e.g. `PUT`.
     pub method: &'static str,
     /// Substring of the request path, e.g. `/manifests/` or `/blobs/uploads/`.
     pub path_contains: &'static str,
+    /// Substring of the query string (e.g. `mount=`); `None`: any query.
+    pub query_contains: Option<&'static str>,
     /// Only requests that carry a body (Content-Length > 0 or chunked) match when true.
     pub with_body: bool,
-    /// How many matching requests it fires on.
+    /// Only requests whose Content-Length is at least this match (0: any).
+    pub min_body: u64,
+    /// Matching requests let through before the fault starts firing.
+    pub skip: usize,
+    /// How many matching requests it fires on (after the skipped ones).
     pub times: usize,
     /// What it does.
     pub action: FaultAction,
 }
 
-#[derive(Debug, Default)]
+impl Fault {
+    /// A fault on the first request with `method` whose path contains `path_contains`.
+    pub fn new(method: &'static str, path_contains: &'static str, action: FaultAction) -> Fault {
+        Fault {
+            method,
+            path_contains,
+            query_contains: None,
+            with_body: false,
+            min_body: 0,
+            skip: 0,
+            times: 1,
+            action,
+        }
+    }
+
+    /// Only requests with a body.
+    pub fn with_body(mut self) -> Fault {
+        self.with_body = true;
+        self
+    }
+
+    /// Only requests announcing at least `n` body bytes (Content-Length).
+    pub fn min_body(mut self, n: u64) -> Fault {
+        self.with_body = true;
+        self.min_body = n;
+        self
+    }
+
+    /// Only requests whose query contains `s`.
+    pub fn query(mut self, s: &'static str) -> Fault {
+        self.query_contains = Some(s);
+        self
+    }
+
+    /// Lets the first `n` matching requests through.
+    pub fn skip(mut self, n: usize) -> Fault {
+        self.skip = n;
+        self
+    }
+
+    /// Fires on `n` requests.
+    pub fn times(mut self, n: usize) -> Fault {
+        self.times = n;
+        self
+    }
+}
+
+/// One request the proxy saw.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Query string (empty when none).
+    pub query: String,
+    /// When it arrived.
+    pub at: Instant,
+    /// Its `Content-Length`, when announced.
+    pub content_length: Option<u64>,
+    /// Its `Content-Range`, when sent.
+    pub content_range: Option<String>,
+    /// The fault applied (index, action), `None` when forwarded.
+    pub fault: Option<(usize, FaultAction)>,
+    /// For [`FaultAction::ResetAfter`]: body bytes received before the connection was dropped.
+    pub body_received: Option<u64>,
+    /// The status the registry answered (forwarded requests).
+    pub status: Option<u16>,
+    /// The `Range` header of the registry's answer (upload sessions report their progress so).
+    pub response_range: Option<String>,
+}
+
+#[derive(Debug)]
 struct Shared {
-    faults: Vec<(Fault, usize)>,
-    log: Vec<String>,
+    // (fault, matches seen, times fired)
+    faults: Vec<(Fault, usize, usize)>,
+    log: Vec<Logged>,
 }
 
 /// A running fault proxy.
@@ -71,7 +160,7 @@ impl FaultProxy {
         std_listener.set_nonblocking(true).expect("nonblocking");
         let addr = std_listener.local_addr().expect("proxy addr");
         let shared = Arc::new(Mutex::new(Shared {
-            faults: faults.into_iter().map(|f| (f, 0)).collect(),
+            faults: faults.into_iter().map(|f| (f, 0, 0)).collect(),
             log: Vec::new(),
         }));
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
@@ -115,12 +204,36 @@ impl FaultProxy {
 
     /// How many times fault `i` (in the order given) fired.
     pub fn fired(&self, i: usize) -> usize {
-        self.shared.lock().expect("proxy state").faults[i].1
+        self.shared.lock().expect("proxy state").faults[i].2
     }
 
-    /// Every request seen, as `METHOD path -> outcome`.
-    pub fn log(&self) -> Vec<String> {
+    /// Every request seen, in order of arrival.
+    pub fn requests(&self) -> Vec<Logged> {
         self.shared.lock().expect("proxy state").log.clone()
+    }
+
+    /// Every request seen, as `METHOD path -> outcome` (for assertion messages).
+    pub fn log(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} {}{} -> {}",
+                    l.method,
+                    l.path,
+                    if l.query.is_empty() {
+                        String::new()
+                    } else {
+                        format!("?{}", l.query)
+                    },
+                    match (l.fault, l.body_received) {
+                        (None, _) => "forwarded".to_owned(),
+                        (Some((_, a)), Some(n)) => format!("{a:?} (after {n} body bytes)"),
+                        (Some((_, a)), None) => format!("{a:?}"),
+                    }
+                )
+            })
+            .collect()
     }
 }
 
@@ -137,14 +250,16 @@ impl Drop for FaultProxy {
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
-fn has_body(req: &Request<Incoming>) -> bool {
-    let h = req.headers();
-    let len = h
+fn content_length(req: &Request<Incoming>) -> Option<u64> {
+    req.headers()
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    len > 0 || h.contains_key(hyper::header::TRANSFER_ENCODING)
+}
+
+fn has_body(req: &Request<Incoming>) -> bool {
+    content_length(req).unwrap_or(0) > 0
+        || req.headers().contains_key(hyper::header::TRANSFER_ENCODING)
 }
 
 fn small(status: StatusCode, extra: Option<(&'static str, String)>) -> Response<ProxyBody> {
@@ -168,25 +283,47 @@ async fn handle(
     upstream: SocketAddr,
     shared: Arc<Mutex<Shared>>,
 ) -> Result<Response<ProxyBody>, std::io::Error> {
-    let line = format!("{} {}", req.method(), req.uri().path());
-    let action = {
+    let (action, entry) = {
         let mut s = shared.lock().expect("proxy state");
         let body = has_body(&req);
-        let hit = s.faults.iter_mut().find(|(f, n)| {
-            *n < f.times
-                && req.method().as_str() == f.method
-                && req.uri().path().contains(f.path_contains)
+        let len = content_length(&req);
+        let path = req.uri().path().to_owned();
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let mut hit = None;
+        for (i, (f, seen, fired)) in s.faults.iter_mut().enumerate() {
+            let matches = req.method().as_str() == f.method
+                && path.contains(f.path_contains)
+                && f.query_contains.is_none_or(|q| query.contains(q))
                 && (!f.with_body || body)
+                && len.unwrap_or(0) >= f.min_body;
+            if !matches || *fired >= f.times {
+                continue;
+            }
+            *seen += 1;
+            if *seen <= f.skip {
+                continue;
+            }
+            *fired += 1;
+            hit = Some((i, f.action));
+            break;
+        }
+        s.log.push(Logged {
+            method: req.method().to_string(),
+            path,
+            query,
+            at: Instant::now(),
+            content_length: len,
+            content_range: req
+                .headers()
+                .get("content-range")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            fault: hit,
+            body_received: None,
+            status: None,
+            response_range: None,
         });
-        let action = hit.map(|(f, n)| {
-            *n += 1;
-            f.action
-        });
-        s.log.push(format!(
-            "{line} -> {}",
-            action.map_or("forwarded".to_owned(), |a| format!("{a:?}"))
-        ));
-        action
+        (hit.map(|(_, a)| a), s.log.len() - 1)
     };
     match action {
         Some(FaultAction::Status(code)) => {
@@ -212,14 +349,23 @@ async fn handle(
                     _ => break,
                 }
             }
+            shared.lock().expect("proxy state").log[entry].body_received = Some(seen);
             // An error from the service makes hyper drop the connection with no response.
             return Err(std::io::Error::new(
                 std::io::ErrorKind::ConnectionReset,
                 format!("injected reset after {seen} bytes"),
             ));
         }
-        None => {}
+        Some(FaultAction::Stall) => {
+            let mut body = req.into_body();
+            while let Some(Ok(_)) = body.frame().await {}
+            // Never answer; the task ends when the proxy stops.
+            let never: Infallible = std::future::pending().await;
+            match never {}
+        }
+        Some(FaultAction::CorruptBody) | None => {}
     }
+    let corrupt = action == Some(FaultAction::CorruptBody);
     let stream = tokio::net::TcpStream::connect(upstream).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -231,5 +377,28 @@ async fn handle(
         .send_request(req)
         .await
         .map_err(std::io::Error::other)?;
+    {
+        let mut s = shared.lock().expect("proxy state");
+        s.log[entry].status = Some(resp.status().as_u16());
+        s.log[entry].response_range = resp
+            .headers()
+            .get("range")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+    }
+    if corrupt {
+        return Ok(resp.map(|b| {
+            b.map_frame(|f| {
+                f.map_data(|d| {
+                    let mut v = d.to_vec();
+                    if let Some(x) = v.first_mut() {
+                        *x = !*x;
+                    }
+                    Bytes::from(v)
+                })
+            })
+            .boxed()
+        }));
+    }
     Ok(resp.map(BodyExt::boxed))
 }

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::TestCa;
+use crate::token::{TOKEN_ISSUER, TOKEN_SERVICE, TokenServer};
 use crate::tools::tool;
 
 /// Which registry variant to start.
@@ -16,6 +17,15 @@ pub enum RegistryKind {
     Plain,
     /// HTTPS with a certificate from a test CA, and bcrypt htpasswd basic auth.
     TlsAuth,
+    /// HTTPS with a certificate from a test CA, and Bearer token auth (`auth.token`, the flow of
+    /// GHCR, Docker Hub and Harbor): tokens come from an in-process [`TokenServer`].
+    TlsToken,
+}
+
+impl RegistryKind {
+    fn tls(self) -> bool {
+        matches!(self, RegistryKind::TlsAuth | RegistryKind::TlsToken)
+    }
 }
 
 /// A running `docker-registry serve` with its own storage directory; stopped on drop.
@@ -28,6 +38,7 @@ pub struct Registry {
     ca: Option<TestCa>,
     username: String,
     password: String,
+    token: Option<TokenServer>,
 }
 
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -44,6 +55,11 @@ impl Registry {
         Registry::start(RegistryKind::TlsAuth)
     }
 
+    /// Starts a TLS + token-auth registry with its token server.
+    pub fn tls_token() -> Registry {
+        Registry::start(RegistryKind::TlsToken)
+    }
+
     /// Starts a registry of `kind` and waits until it answers.
     pub fn start(kind: RegistryKind) -> Registry {
         let dir = tempfile::Builder::new()
@@ -54,16 +70,20 @@ impl Registry {
         fs::create_dir_all(&storage).expect("storage dir");
         let username = "slipway".to_owned();
         let password = format!("pw-{}", uuid::Uuid::new_v4().simple());
-        let ca = (kind == RegistryKind::TlsAuth).then(|| {
+        let ca = kind.tls().then(|| {
             let ca = TestCa::generate(&dir.path().join("server"));
             // Clients get a directory holding only the CA (skopeo's --cert-dir treats a lone
             // *.key as a broken client key pair).
             let certs = dir.path().join("certs");
             fs::create_dir_all(&certs).expect("certs dir");
             fs::copy(&ca.ca_cert, certs.join("ca.crt")).expect("copy ca.crt");
-            write_htpasswd(&dir.path().join("htpasswd"), &username, &password);
+            if kind == RegistryKind::TlsAuth {
+                write_htpasswd(&dir.path().join("htpasswd"), &username, &password);
+            }
             ca
         });
+        let token = (kind == RegistryKind::TlsToken)
+            .then(|| TokenServer::start(&dir.path().join("token"), &username, &password));
 
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS {
@@ -72,7 +92,14 @@ impl Registry {
             let config = dir.path().join("config.yml");
             fs::write(
                 &config,
-                config_yaml(kind, addr, &storage, dir.path(), ca.as_ref()),
+                config_yaml(
+                    kind,
+                    addr,
+                    &storage,
+                    dir.path(),
+                    ca.as_ref(),
+                    token.as_ref(),
+                ),
             )
             .expect("write config");
             let log_path = dir.path().join("registry.log");
@@ -85,11 +112,7 @@ impl Registry {
                 .stdout(log.try_clone().expect("clone log"))
                 .stderr(log);
             let mut child = spawn_tied_to_process(cmd).expect("start docker-registry");
-            let scheme = if kind == RegistryKind::TlsAuth {
-                "https"
-            } else {
-                "http"
-            };
+            let scheme = if kind.tls() { "https" } else { "http" };
             let client = client_builder(ca.as_ref())
                 .timeout(Duration::from_secs(2))
                 .build()
@@ -104,6 +127,7 @@ impl Registry {
                         ca,
                         username,
                         password,
+                        token,
                     };
                 }
                 Err(why) => {
@@ -135,11 +159,7 @@ impl Registry {
 
     /// Base URL (`http://…` or `https://…`).
     pub fn url(&self) -> String {
-        let scheme = if self.kind == RegistryKind::TlsAuth {
-            "https"
-        } else {
-            "http"
-        };
+        let scheme = if self.kind.tls() { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
     }
 
@@ -159,10 +179,16 @@ impl Registry {
         self.ca.as_ref().map(|_| self.dir.path().join("certs"))
     }
 
-    /// Username and password (TLS variant only).
+    /// Username and password (TLS variants only).
     pub fn credentials(&self) -> Option<(&str, &str)> {
-        (self.kind == RegistryKind::TlsAuth)
+        self.kind
+            .tls()
             .then_some((self.username.as_str(), self.password.as_str()))
+    }
+
+    /// The token server (token variant only).
+    pub fn token_server(&self) -> Option<&TokenServer> {
+        self.token.as_ref()
     }
 
     /// A client builder trusting the test CA (for raw protocol checks in tests).
@@ -251,20 +277,34 @@ fn config_yaml(
     storage: &Path,
     dir: &Path,
     ca: Option<&TestCa>,
+    token: Option<&TokenServer>,
 ) -> String {
     let mut y = format!(
         "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: {}\n",
         storage.display(),
         uuid::Uuid::new_v4().simple(),
     );
-    if kind == RegistryKind::TlsAuth {
-        let ca = ca.expect("TLS registry has a CA");
+    if let Some(ca) = ca {
         y.push_str(&format!(
-            "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: slipway-test\n    path: {}\n",
+            "  tls:\n    certificate: {}\n    key: {}\n",
             ca.server_cert.display(),
             ca.server_key.display(),
-            dir.join("htpasswd").display()
         ));
+    }
+    match kind {
+        RegistryKind::Plain => {}
+        RegistryKind::TlsAuth => y.push_str(&format!(
+            "auth:\n  htpasswd:\n    realm: slipway-test\n    path: {}\n",
+            dir.join("htpasswd").display()
+        )),
+        RegistryKind::TlsToken => {
+            let t = token.expect("token registry has a token server");
+            y.push_str(&format!(
+                "auth:\n  token:\n    realm: {}\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
+                t.realm(),
+                t.root_cert().display()
+            ));
+        }
     }
     y
 }

@@ -199,3 +199,150 @@ fn stopping_on_drop_frees_the_port() {
         "registry still answers after drop"
     );
 }
+
+/// The `key="value"` parameters of a `WWW-Authenticate: Bearer …` challenge.
+fn challenge_params(h: &str) -> std::collections::BTreeMap<String, String> {
+    let rest = h.strip_prefix("Bearer ").expect("a Bearer challenge");
+    let mut out = std::collections::BTreeMap::new();
+    // Values are quoted and hold no `"`; commas separate parameters.
+    for part in rest.split("\",") {
+        let (k, v) = part.split_once('=').expect("key=value");
+        out.insert(k.trim().to_owned(), v.trim_matches('"').to_owned());
+    }
+    out
+}
+
+fn token_for(
+    client: &reqwest::blocking::Client,
+    realm: &str,
+    service: &str,
+    scopes: &[&str],
+    creds: Option<(&str, &str)>,
+) -> reqwest::blocking::Response {
+    let mut q: Vec<(&str, &str)> = vec![("service", service)];
+    q.extend(scopes.iter().map(|s| ("scope", *s)));
+    let url = reqwest::Url::parse_with_params(realm, &q).unwrap();
+    let rb = client.get(url);
+    match creds {
+        Some((u, p)) => rb.basic_auth(u, Some(p)),
+        None => rb,
+    }
+    .send()
+    .unwrap()
+}
+
+#[test]
+fn token_auth_registry_speaks_the_bearer_flow_and_checks_scopes() {
+    let reg = Registry::tls_token();
+    let client = reg.client_builder().build().unwrap();
+    let (user, pass) = reg.credentials().unwrap();
+
+    // The registry sends clients to the token server.
+    let resp = client.get(format!("{}/v2/", reg.url())).send().unwrap();
+    assert_eq!(resp.status(), 401);
+    let ch = challenge_params(resp.headers()["www-authenticate"].to_str().unwrap());
+    let realm = ch["realm"].clone();
+    assert_eq!(realm, reg.token_server().unwrap().realm());
+    assert_eq!(ch["service"], slipway_test::TOKEN_SERVICE);
+
+    // A token for team/app:pull,push lets a blob be uploaded there.
+    let get_token = |scopes: &[&str]| -> String {
+        let r = token_for(&client, &realm, &ch["service"], scopes, Some((user, pass)));
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = serde_json::from_slice(&r.bytes().unwrap()).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    };
+    let push_team = get_token(&["repository:team/app:pull,push"]);
+    let data = b"token flow".repeat(100);
+    let digest = sha256_digest(&data);
+    let resp = client
+        .post(format!("{}/v2/team/app/blobs/uploads/", reg.url()))
+        .bearer_auth(&push_team)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 202, "{}", resp.text().unwrap_or_default());
+    let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    let loc = if loc.starts_with('/') {
+        format!("{}{loc}", reg.url())
+    } else {
+        loc
+    };
+    let sep = if loc.contains('?') { '&' } else { '?' };
+    let resp = client
+        .put(format!("{loc}{sep}digest={digest}"))
+        .bearer_auth(&push_team)
+        .header("content-type", "application/octet-stream")
+        .body(data.clone())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().unwrap_or_default());
+
+    // A cross-repository mount with a token for the target only: insufficient scope, and the
+    // challenge names both scopes it needs.
+    let push_prod = get_token(&["repository:prod/app:pull,push"]);
+    let mount = format!(
+        "{}/v2/prod/app/blobs/uploads/?mount={digest}&from=team/app",
+        reg.url()
+    );
+    let resp = client.post(&mount).bearer_auth(&push_prod).send().unwrap();
+    assert_eq!(resp.status(), 401);
+    let ch2 = challenge_params(resp.headers()["www-authenticate"].to_str().unwrap());
+    assert_eq!(ch2["error"], "insufficient_scope");
+    assert!(ch2["scope"].contains("repository:team/app:pull"), "{ch2:?}");
+    assert!(ch2["scope"].contains("repository:prod/app:"), "{ch2:?}");
+    // With both scopes in one token the mount happens.
+    let both = get_token(&["repository:prod/app:pull,push", "repository:team/app:pull"]);
+    let resp = client.post(&mount).bearer_auth(&both).send().unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().unwrap_or_default());
+    let got = client
+        .get(format!("{}/v2/prod/app/blobs/{digest}", reg.url()))
+        .bearer_auth(&both)
+        .send()
+        .unwrap();
+    assert_eq!(sha256_digest(&got.bytes().unwrap()), digest);
+
+    // Wrong password: the token server refuses; no credentials: a token with no access.
+    let r = token_for(
+        &client,
+        &realm,
+        &ch["service"],
+        &["repository:team/app:pull"],
+        Some((user, "wrong")),
+    );
+    assert_eq!(r.status(), 401);
+    let r = token_for(
+        &client,
+        &realm,
+        &ch["service"],
+        &["repository:team/app:pull"],
+        None,
+    );
+    let anon: serde_json::Value = serde_json::from_slice(&r.bytes().unwrap()).unwrap();
+    let resp = client
+        .get(format!("{}/v2/team/app/blobs/{digest}", reg.url()))
+        .bearer_auth(anon["token"].as_str().unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+
+    // The server recorded what was asked.
+    let reqs = reg.token_server().unwrap().requests();
+    assert!(
+        reqs.iter().any(|r| r.scopes.len() == 2 && r.issued),
+        "{reqs:?}"
+    );
+
+    // skopeo, an independent client, goes through the same flow.
+    let out = Command::new(slipway_test::tool("skopeo"))
+        .args(["inspect", "--raw", "--cert-dir"])
+        .arg(reg.cert_dir().unwrap())
+        .args(["--creds", &format!("{user}:{pass}")])
+        .arg(format!("docker://{}/team/app:none", reg.host()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("manifest unknown"),
+        "authenticated, then told the tag does not exist: {err}"
+    );
+}

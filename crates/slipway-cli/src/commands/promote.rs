@@ -6,15 +6,16 @@ use std::sync::Arc;
 
 use clap::Args;
 use slipway_oci::{Manifest, convert};
-use slipway_registry::{Client, CopyItem, CopyOptions, Source, Target, copy};
-use slipway_ship::gates::{
-    self, GateCheck, RecordedRunnerVerdict, Requirements, RunnerPolicy, Subject,
+use slipway_registry::{
+    BlockingClient, Client, CopyItem, CopyOptions, Source, Target, TargetReport, copy,
 };
+use slipway_ship::gates::{self, GateCheck, Requirements, RunnerVerdict, Subject};
 use slipway_ship::rollback;
 use slipway_state::{PromotionRecord, PromotionTarget, State, Step, TagMove};
-use slipway_types::{Digest, Reference, Repository, Tag};
+use slipway_types::{Digest, ExitClass, Reference, Repository, Tag};
 
-use crate::commands::push::ARTIFACT_SUFFIXES;
+use crate::commands::push::{ARTIFACT_SUFFIXES, add_report, cosign_tags};
+use crate::commands::registry_source::RegistrySource;
 use crate::commands::transfer::{self, TransferArgs};
 use crate::error::Failure;
 use crate::{Context, StepReport};
@@ -99,10 +100,26 @@ fn requirements(ctx: &Context) -> Requirements {
     }
 }
 
-/// The runner gate's policy. Hook for the runner feature: replace with the live
-/// fingerprint/allowlist check when it exists.
-fn runner_policy() -> Box<dyn RunnerPolicy> {
-    Box::new(RecordedRunnerVerdict)
+/// The runner gate: this machine checked against the `runners:` policy now (the check records
+/// its verdict in the state). A denial is a gate result, listed with the others rather than
+/// ending the run first, so a refusal names every reason and `--dry-run` still shows the plan.
+fn runner_verdict(ctx: &Context, req: &Requirements) -> Result<RunnerVerdict, Failure> {
+    let verdict = match crate::commands::runner::enforce(ctx, Step::Promote) {
+        Ok(None) => RunnerVerdict::NoPolicy,
+        Ok(Some(rec)) => {
+            RunnerVerdict::Allowed(rec.entry.clone().unwrap_or_else(|| rec.fingerprint.short()))
+        }
+        Err(f) if f.class == ExitClass::Denied => RunnerVerdict::Denied(f.chain().join(": ")),
+        Err(f) => return Err(f),
+    };
+    if !req.runner && verdict != RunnerVerdict::NoPolicy {
+        // The opt-out lives in the same file as the policy, so honouring it grants nothing
+        // that editing the policy would not.
+        ctx.printer.warn(
+            "promote.require.runner is false: the runner policy (runners:) does not bind promote",
+        );
+    }
+    Ok(verdict)
 }
 
 fn parse_tag(t: &str, origin: &str) -> Result<Tag, Failure> {
@@ -208,7 +225,8 @@ async fn remote_artifacts(
 }
 
 fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
-    crate::commands::runner::enforce(ctx, Step::Promote)?;
+    let req = requirements(ctx);
+    let runner = runner_verdict(ctx, &req)?;
     let state_file = ctx.state_file();
     let state = state_file.read()?.unwrap_or_default();
     let cfg = ctx
@@ -276,12 +294,7 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
         children: kids.clone(),
         source: Some(source_repo.clone()),
     };
-    let checks = gates::evaluate(
-        &state,
-        &subject,
-        &requirements(ctx),
-        runner_policy().as_ref(),
-    );
+    let checks = gates::evaluate(&state, &subject, &req, &runner);
     let unmet = gates::unmet(&checks);
     let mut all_digests = vec![digest.clone()];
     all_digests.extend(kids);
@@ -349,32 +362,72 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
         client: client.clone(),
         repo: source_repo.clone(),
     };
-    let copy_targets: Vec<Target> = targets
-        .iter()
-        .map(|(repo, _)| Target::Remote {
-            client: client.clone(),
-            repo: repo.clone(),
-        })
-        .collect();
-    let mut items = arts.clone();
-    items.push(CopyItem {
+    let image_item = CopyItem {
         root: convert::descriptor(
             manifest.media_type.as_str(),
             &digest,
             manifest.bytes.len() as u64,
         ),
         tags: Vec::new(),
-    });
-    let progress: Arc<dyn slipway_types::Progress> = Arc::new(ctx.progress());
-    let (_, reports) = rt.block_on(copy::copy(
-        &source,
-        &copy_targets,
-        &items,
-        &CopyOptions {
-            jobs: t.jobs,
-            progress,
-        },
-    ))?;
+    };
+    let opts = CopyOptions {
+        jobs: t.jobs,
+        progress: Arc::new(ctx.progress()),
+    };
+    // Per target: its cosign tags may already hold other signers' entries, which are kept
+    // (the union is written), so each target gets its own list.
+    let scratch = cosign_tags::Scratch::new()?;
+    let reader = |repo: &Repository| -> Result<RegistrySource, Failure> {
+        Ok(RegistrySource::new(
+            BlockingClient::new(client.options().clone())?,
+            repo.clone(),
+        ))
+    };
+    let from = reader(&source_repo)?;
+    let mut reports: Vec<TargetReport> = Vec::new();
+    for (repo, _) in &targets {
+        let there = reader(repo)?;
+        let mut items = Vec::new();
+        let mut merged = Vec::new();
+        for a in &arts {
+            let tag = a.tags.first().map(String::as_str).unwrap_or_default();
+            match cosign_tags::decide(&from, &there, tag, &a.root, &scratch)? {
+                cosign_tags::Decision::AsIs => items.push(a.clone()),
+                cosign_tags::Decision::Union(item) => {
+                    ctx.printer.detail(&format!(
+                        "{repo}:{tag} holds other entries; writing the union"
+                    ));
+                    merged.push(*item);
+                }
+                cosign_tags::Decision::Kept => ctx.printer.detail(&format!(
+                    "{repo}:{tag} already holds every entry; left as is"
+                )),
+            }
+        }
+        items.push(image_item.clone());
+        let target = Target::Remote {
+            client: client.clone(),
+            repo: repo.clone(),
+        };
+        let mut report = TargetReport::default();
+        if !merged.is_empty() {
+            let (_, r) = rt.block_on(copy::copy(
+                &Source::Layout(scratch.layout().clone()),
+                std::slice::from_ref(&target),
+                &merged,
+                &opts,
+            ))?;
+            add_report(&mut report, r.first());
+        }
+        let (_, r) = rt.block_on(copy::copy(
+            &source,
+            std::slice::from_ref(&target),
+            &items,
+            &opts,
+        ))?;
+        add_report(&mut report, r.first());
+        reports.push(report);
+    }
     // Tags last, once every target holds everything.
     for (repo, tags) in &targets {
         for tag in tags {
@@ -513,7 +566,8 @@ fn plan_text(
 }
 
 fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
-    crate::commands::runner::enforce(ctx, Step::Promote)?;
+    let req = requirements(ctx);
+    let runner = runner_verdict(ctx, &req)?;
     let state_file = ctx.state_file();
     let state: State = state_file.read()?.unwrap_or_default();
     let cfg = ctx
@@ -575,12 +629,7 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
             children: children(&m),
             source: promo_source.clone(),
         };
-        let checks = gates::evaluate(
-            &state,
-            &subject,
-            &requirements(ctx),
-            runner_policy().as_ref(),
-        );
+        let checks = gates::evaluate(&state, &subject, &req, &runner);
         let unmet: Vec<GateCheck> = gates::unmet(&checks).into_iter().cloned().collect();
         if !unmet.is_empty() {
             all_unmet.push((d.clone(), unmet));
@@ -608,6 +657,15 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
             human: Some(text.join("\n")),
             ..StepReport::default()
         });
+    }
+    // With nothing to restore no gate was evaluated, but a denied runner still stops it.
+    if let RunnerVerdict::Denied(why) = &runner
+        && req.runner
+        && all_unmet.is_empty()
+    {
+        return Err(Failure::denied(why.clone()).with_hint(
+            "run `slipway runner fingerprint` on the runner and add its entry under runners.allow in slipway.yaml",
+        ));
     }
     if let Some((d, unmet)) = all_unmet.first() {
         return Err(gate_failure(d, &unmet.iter().collect::<Vec<_>>()));

@@ -8,11 +8,13 @@ use clap::Args;
 use slipway_config::LatestRule;
 use slipway_env as ev;
 use slipway_oci::{Layout, convert};
-use slipway_registry::{CopyItem, CopyOptions, Source, Target, TargetReport, copy};
+use slipway_registry::{BlockingClient, CopyItem, CopyOptions, Source, Target, TargetReport, copy};
 use slipway_ship::tags::{self, GitContext, Latest, TagRules};
+use slipway_sign::source::LayoutSource;
 use slipway_state::{PushRecord, State, Step};
 use slipway_types::{Digest, Repository, Tag};
 
+use crate::commands::registry_source::RegistrySource;
 use crate::commands::transfer::{self, TransferArgs};
 use crate::error::Failure;
 use crate::{Context, StepReport};
@@ -60,6 +62,8 @@ pub struct PushArgs {
     #[command(flatten)]
     pub transfer: TransferArgs,
 }
+
+pub mod cosign_tags;
 
 /// Cosign artifact suffixes carried along with an image.
 pub const ARTIFACT_SUFFIXES: [&str; 3] = ["sig", "att", "sbom"];
@@ -236,22 +240,41 @@ fn push(ctx: &Context, args: &PushArgs) -> Result<StepReport, Failure> {
         ctx.printer.warn(n);
     }
     let arts = artifacts(&chosen.layout, &chosen.root)?;
-    let mut items: Vec<CopyItem> = arts
-        .iter()
-        .map(|(name, d)| CopyItem {
-            root: d.clone(),
-            tags: vec![name.clone()],
-        })
-        .collect();
+    let t = transfer::resolve(ctx, &args.transfer, cfg.transfer.as_ref())?;
+    // Signatures and attestations others already put on the target are kept: each cosign tag
+    // gets the union of theirs and ours (see cosign_tags).
+    let scratch = cosign_tags::Scratch::new()?;
+    let remote = RegistrySource::new(
+        BlockingClient::new(t.client.options().clone())?,
+        repo.clone(),
+    );
+    let local = LayoutSource::new(chosen.layout.clone());
+    let mut items: Vec<CopyItem> = Vec::new();
+    let mut merged: Vec<CopyItem> = Vec::new();
+    for (name, d) in &arts {
+        match cosign_tags::decide(&local, &remote, name, d, &scratch)? {
+            cosign_tags::Decision::AsIs => items.push(CopyItem {
+                root: d.clone(),
+                tags: vec![name.clone()],
+            }),
+            cosign_tags::Decision::Union(item) => {
+                ctx.printer.detail(&format!(
+                    "{name}: {repo} holds other entries; writing the union"
+                ));
+                merged.push(*item);
+            }
+            cosign_tags::Decision::Kept => ctx.printer.detail(&format!(
+                "{name}: {repo} already holds every entry; left as is"
+            )),
+        }
+    }
     // The image last: its tags appear only once everything else is there.
     items.push(CopyItem {
         root: chosen.root.clone(),
         tags: plan.tags.iter().map(|t| t.to_string()).collect(),
     });
-    let t = transfer::resolve(ctx, &args.transfer, cfg.transfer.as_ref())?;
     let progress: Arc<dyn slipway_types::Progress> = Arc::new(ctx.progress());
     let rt = transfer::runtime()?;
-    let source = Source::Layout(chosen.layout.clone());
     let target = Target::Remote {
         client: t.client.clone(),
         repo: repo.clone(),
@@ -262,16 +285,28 @@ fn push(ctx: &Context, args: &PushArgs) -> Result<StepReport, Failure> {
         chosen.layout.root().display(),
         arts.len()
     ));
+    let opts = CopyOptions {
+        jobs: t.jobs,
+        progress,
+    };
+    let mut report = TargetReport::default();
+    if !merged.is_empty() {
+        let (_, r) = rt.block_on(copy::copy(
+            &Source::Layout(scratch.layout().clone()),
+            std::slice::from_ref(&target),
+            &merged,
+            &opts,
+        ))?;
+        add_report(&mut report, r.first());
+    }
     let (_, reports) = rt.block_on(copy::copy(
-        &source,
+        &Source::Layout(chosen.layout.clone()),
         std::slice::from_ref(&target),
         &items,
-        &CopyOptions {
-            jobs: t.jobs,
-            progress,
-        },
+        &opts,
     ))?;
-    let report = reports.into_iter().next().unwrap_or_default();
+    add_report(&mut report, reports.first());
+
     let artifact_tags: Vec<Tag> = arts.iter().filter_map(|(n, _)| n.parse().ok()).collect();
     let record = PushRecord {
         image: chosen.name.clone(),
@@ -293,6 +328,21 @@ fn push(ctx: &Context, args: &PushArgs) -> Result<StepReport, Failure> {
         &report,
         t.client.retries(),
     ))
+}
+
+/// Adds the counts of `r` to `into`.
+pub(crate) fn add_report(into: &mut TargetReport, r: Option<&TargetReport>) {
+    let Some(r) = r else { return };
+    if into.target.is_empty() {
+        into.target = r.target.clone();
+    }
+    into.bytes_sent += r.bytes_sent;
+    into.bytes_mounted += r.bytes_mounted;
+    into.bytes_skipped += r.bytes_skipped;
+    into.blobs_sent += r.blobs_sent;
+    into.blobs_mounted += r.blobs_mounted;
+    into.blobs_skipped += r.blobs_skipped;
+    into.manifests += r.manifests;
 }
 
 fn report_for(

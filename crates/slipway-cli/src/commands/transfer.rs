@@ -50,9 +50,18 @@ pub struct TransferArgs {
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
 
-    /// Stop retrying an operation after this many seconds [default: 120]
+    /// Stop retrying an operation after this many seconds; each attempt waits for an answer
+    /// only as long as this budget has left [default: 120]
     #[arg(long, value_name = "SECONDS")]
     pub retry_seconds: Option<u64>,
+
+    /// Drop a request when the registry sends nothing for this many seconds [default: 60]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
+
+    /// Give up connecting to a registry after this many seconds [default: 15]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub connect_timeout: Option<u64>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -164,6 +173,21 @@ pub fn resolve(
         .max(1);
     let retry_seconds = args.retry_seconds.or(cfg.retry_seconds).unwrap_or(120);
     let chunk_size = args.chunk_size.or(cfg.chunk_size).filter(|c| *c > 0);
+    let positive = |v: Option<u64>, key: &str, default: u64| -> Result<Duration, Failure> {
+        match v {
+            Some(0) => Err(Failure::usage(format!(
+                "transfer.{key} must be at least 1 (seconds)"
+            ))),
+            Some(n) => Ok(Duration::from_secs(n)),
+            None => Ok(Duration::from_secs(default)),
+        }
+    };
+    let read_timeout = positive(args.timeout.or(cfg.timeout_seconds), "timeout_seconds", 60)?;
+    let connect_timeout = positive(
+        args.connect_timeout.or(cfg.connect_timeout_seconds),
+        "connect_timeout_seconds",
+        15,
+    )?;
     let mask_ctx = ctx.clone();
     let opts = ClientOptions {
         credentials,
@@ -176,6 +200,8 @@ pub fn resolve(
         },
         chunk_size,
         on_secret: Some(Arc::new(move |s: &str| mask_ctx.mask(s))),
+        connect_timeout,
+        read_timeout,
         ..ClientOptions::default()
     };
     let client = Client::new(opts)?;

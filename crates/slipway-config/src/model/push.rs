@@ -78,9 +78,18 @@ pub struct TransferConfig {
     /// Attempts per operation, first included (`--retries` + 1; default 6).
     #[serde(default)]
     pub attempts: Option<u32>,
-    /// Give up retrying an operation after this many seconds (default 120).
+    /// Give up retrying an operation after this many seconds (default 120); each attempt waits
+    /// for an answer only as long as this budget has left (`--retry-seconds`).
     #[serde(default)]
     pub retry_seconds: Option<u64>,
+    /// Drop a request when the registry sends nothing for this many seconds (default 60;
+    /// `--timeout`).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+    /// Give up connecting to a registry after this many seconds (default 15;
+    /// `--connect-timeout`).
+    #[serde(default)]
+    pub connect_timeout_seconds: Option<u64>,
     /// Extra CA certificate (PEM) to trust (`--ca-file`); relative to this file.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
