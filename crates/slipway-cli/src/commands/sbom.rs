@@ -30,8 +30,6 @@ pub struct Written {
     pub packages: Option<usize>,
     /// Files it lists (native only).
     pub files: Option<usize>,
-    /// Declared licenses: (package, version, purl, license, where found) — native only.
-    pub licenses: Vec<(String, Option<String>, String, String, String)>,
 }
 
 /// Parses `--sbom-format`: `spdx`, `cyclonedx`, both comma-separated, or `none`.
@@ -92,12 +90,14 @@ fn write(path: &Path, bytes: &[u8]) -> Result<Digest, Failure> {
     Ok(slipway_oci::digest::sha256(bytes))
 }
 
-fn tool_version(tool: &str) -> String {
+/// `tool VERSION` from `tool --version` (trivy: `Version: 0.50.0`; syft: `syft 1.0.0`); a
+/// version that cannot be read is recorded as `unknown`, with a warning.
+fn tool_version(ctx: &Context, tool: &str) -> String {
     let out = std::process::Command::new(tool).arg("--version").output();
     let text = out
+        .as_ref()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
-    // trivy: "Version: 0.50.0"; syft: "syft 1.0.0".
     let v = text
         .lines()
         .find_map(|l| {
@@ -105,8 +105,21 @@ fn tool_version(tool: &str) -> String {
                 .or_else(|| l.strip_prefix(&format!("{tool} ")))
         })
         .map(str::trim)
-        .unwrap_or("unknown");
-    format!("{tool} {v}")
+        .filter(|v| !v.is_empty());
+    match v {
+        Some(v) => format!("{tool} {v}"),
+        None => {
+            ctx.printer.warn(&format!(
+                "cannot tell which {tool} made the SBOM: `{tool} --version` printed {}; the state records `{tool} unknown`",
+                match &out {
+                    Ok(o) if text.trim().is_empty() => format!("nothing (exit {})", o.status),
+                    Ok(_) => format!("`{}`", text.lines().next().unwrap_or_default().trim()),
+                    Err(e) => format!("nothing ({e})"),
+                }
+            ));
+            format!("{tool} unknown")
+        }
+    }
 }
 
 /// Writes the SBOMs of one platform manifest.
@@ -155,11 +168,10 @@ pub fn platform_sboms(
                     format: *f,
                     path: ctx.settings.display_path(&ctx.cwd, &path),
                     sha256: slipway_oci::digest::sha256(&bytes),
-                    tool: tool_version(&plan.tool),
+                    tool: tool_version(ctx, &plan.tool),
                 },
                 packages: None,
                 files: None,
-                licenses: Vec::new(),
             });
         }
         return Ok(out);
@@ -199,21 +211,6 @@ pub fn platform_sboms(
             },
             packages: Some(sbom.packages.len()),
             files: Some(sbom.files.len()),
-            licenses: sbom
-                .packages
-                .iter()
-                .flat_map(|p| {
-                    p.licenses.iter().map(|l| {
-                        (
-                            p.name.clone(),
-                            p.version.clone(),
-                            p.purl.clone(),
-                            l.clone(),
-                            p.location.clone(),
-                        )
-                    })
-                })
-                .collect(),
         });
     }
     Ok(out)
