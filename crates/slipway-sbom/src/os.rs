@@ -182,12 +182,37 @@ pub fn dep5_licenses(text: &str) -> Option<Vec<String>> {
 /// `GPL-2.0-or-later`, `Expat` is `MIT`); any other name becomes a `LicenseRef-`.
 pub fn dep5_to_spdx(short: &str) -> String {
     let spaced = short.replace(',', " , ");
+    let words: Vec<&str> = spaced.split_whitespace().collect();
     let mut out: Vec<String> = Vec::new();
-    for word in spaced.split_whitespace() {
-        let mapped = match word.to_ascii_lowercase().as_str() {
+    let mut i = 0;
+    while i < words.len() {
+        let word = words[i];
+        i += 1;
+        let lower = word.to_ascii_lowercase();
+        let mapped = match lower.as_str() {
             "or" | "|" => "OR".to_owned(),
             "and" | "," => "AND".to_owned(),
-            "with" => "WITH".to_owned(),
+            // `GPL-3+ with Bison exception`: SPDX exceptions are a fixed list; a known one
+            // keeps its id, an unknown one is left out of the expression (the license it
+            // modifies stays, and the file's own words are kept beside the expression).
+            "with" => {
+                let mut name = Vec::new();
+                while i < words.len() {
+                    let w = words[i];
+                    i += 1;
+                    if w.eq_ignore_ascii_case("exception") {
+                        break;
+                    }
+                    name.push(w);
+                }
+                match spdx_exception(&name.join(" ")) {
+                    Some(e) => {
+                        out.push("WITH".to_owned());
+                        e.to_owned()
+                    }
+                    None => continue,
+                }
+            }
             _ => spdx_id(word),
         };
         // `A, and B` is one AND.
@@ -196,10 +221,25 @@ pub fn dep5_to_spdx(short: &str) -> String {
         }
         out.push(mapped);
     }
-    while out.last().is_some_and(|l| matches!(l.as_str(), "AND" | "OR" | "WITH")) {
+    while out
+        .last()
+        .is_some_and(|l| matches!(l.as_str(), "AND" | "OR" | "WITH"))
+    {
         out.pop();
     }
     out.join(" ")
+}
+
+fn spdx_exception(name: &str) -> Option<&'static str> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "bison" => "Bison-exception-2.2",
+        "autoconf" => "Autoconf-exception-3.0",
+        "gcc" | "gcc-3.1" => "GCC-exception-3.1",
+        "classpath" => "Classpath-exception-2.0",
+        "llvm" => "LLVM-exception",
+        "openssl" => "OpenSSL-exception",
+        _ => return None,
+    })
 }
 
 fn spdx_id(name: &str) -> String {
@@ -284,6 +324,11 @@ mod tests {
         assert_eq!(dep5_to_spdx(&l[1]), "MIT OR BSD-3-Clause");
         assert_eq!(dep5_to_spdx("LGPL-2.1"), "LGPL-2.1-only");
         assert_eq!(dep5_to_spdx("public-domain"), "LicenseRef-public-domain");
+        assert_eq!(
+            dep5_to_spdx("GPL-3+ with Bison exception"),
+            "GPL-3.0-or-later WITH Bison-exception-2.2"
+        );
+        assert_eq!(dep5_to_spdx("GPL-2+ with Foo exception"), "GPL-2.0-or-later");
         assert!(dep5_licenses("This is free software.\n").is_none());
     }
 

@@ -403,14 +403,80 @@ fn sbom_line(written: &[sbom::Written]) -> String {
     parts.join("; ")
 }
 
+/// Whether the layout's `index.json` lists `manifest` itself (not only inside an index).
+fn listed(layout: &Path, manifest: &Digest) -> bool {
+    std::fs::read(layout.join("index.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| {
+            v["manifests"].as_array().map(|ms| {
+                ms.iter()
+                    .any(|m| m["digest"].as_str() == Some(manifest.to_string().as_str()))
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// A layout of just `manifest` (its blobs linked from `layout`), for scanners that take the
+/// first image of a layout.
+fn single_manifest_layout(layout: &Path, manifest: &Digest, dest: &Path) -> std::io::Result<()> {
+    let blob = |d: &Digest| layout.join("blobs").join(d.algorithm().name()).join(d.hex());
+    let bytes = std::fs::read(blob(manifest))?;
+    let m: serde_json::Value = serde_json::from_slice(&bytes)?;
+    let mut digests = vec![manifest.clone()];
+    for d in std::iter::once(&m["config"]).chain(m["layers"].as_array().into_iter().flatten()) {
+        if let Some(d) = d["digest"].as_str().and_then(|d| d.parse().ok()) {
+            digests.push(d);
+        }
+    }
+    let _ = std::fs::remove_dir_all(dest);
+    for d in &digests {
+        let to = dest.join("blobs").join(d.algorithm().name()).join(d.hex());
+        std::fs::create_dir_all(to.parent().expect("a blob has a directory"))?;
+        let from = std::fs::canonicalize(blob(d))?;
+        std::os::unix::fs::symlink(from, to)?;
+    }
+    std::fs::write(dest.join("oci-layout"), b"{\"imageLayoutVersion\":\"1.0.0\"}")?;
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": m["mediaType"].as_str().unwrap_or("application/vnd.oci.image.manifest.v1+json"),
+            "digest": manifest.to_string(),
+            "size": bytes.len(),
+        }],
+    });
+    std::fs::write(dest.join("index.json"), serde_json::to_vec(&index)?)
+}
+
+/// Runs the scanner on the layout — on one platform's manifest of it when `target` is given
+/// (Trivy ignores `--platform` for a layout and takes its first image: it is told the
+/// manifest's digest, `LAYOUT@DIGEST`, or given a layout of that manifest alone).
 fn run_scanner(
     ctx: &Context,
     tool: &str,
     scanners: &str,
     layout: &Path,
-    platform: Option<&Platform>,
+    target: Option<(&Platform, &Digest)>,
     out: &Path,
 ) -> Result<(), Failure> {
+    let single = out.with_extension("layout");
+    let source: PathBuf = match target {
+        Some((_, d)) if tool == "trivy" && listed(layout, d) => {
+            PathBuf::from(format!("{}@{d}", layout.display()))
+        }
+        Some((_, d)) => {
+            single_manifest_layout(layout, d, &single).map_err(|e| {
+                Failure::usage(format!(
+                    "layout `{}`: cannot take out manifest {d}: {e}",
+                    layout.display()
+                ))
+            })?;
+            single.clone()
+        }
+        None => layout.to_path_buf(),
+    };
+    let platform = target.map(|(p, _)| p);
     let mut cmd = std::process::Command::new(tool);
     match tool {
         "trivy" => {
@@ -425,13 +491,13 @@ fn run_scanner(
             ])
             .arg(out)
             .arg("--input")
-            .arg(layout);
+            .arg(&source);
             if let Some(p) = platform {
                 cmd.arg("--platform").arg(p.to_string());
             }
         }
         "grype" => {
-            cmd.arg(format!("oci-dir:{}", layout.display()))
+            cmd.arg(format!("oci-dir:{}", source.display()))
                 .args(["-o", "json", "--file"])
                 .arg(out);
             if let Some(p) = platform {
@@ -446,10 +512,12 @@ fn run_scanner(
     }
     ctx.printer.detail(&format!(
         "running {tool} on {}{}",
-        layout.display(),
+        source.display(),
         platform.map(|p| format!(" ({p})")).unwrap_or_default()
     ));
-    let status = cmd.status().map_err(|e| {
+    let status = cmd.status();
+    let _ = std::fs::remove_dir_all(&single);
+    let status = status.map_err(|e| {
         Failure::external(format!("cannot run {tool}: {e}")).with_hint(format!(
             "install {tool}, or pass an existing report with --report FILE"
         ))
@@ -1002,7 +1070,7 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
                     tool,
                     &args.scanners,
                     &layout_dir,
-                    p.map(|p| &p.platform),
+                    p.map(|p| (&p.platform, &p.manifest)),
                     &out,
                 )?;
                 let report = slipway_scan::report::read(&out)?;
