@@ -649,3 +649,254 @@ fn rescan_from_sboms_records_new_verdicts_for_the_manifest_and_its_index() {
         "bad input recorded a verdict"
     );
 }
+
+/// A two-platform image of small programs, with four entries of this machine's dpkg database
+/// (kept small: trivy and pyspdxtools are slow on hundreds of packages), os-release and two
+/// DEP-5 copyright files (grep: GPL-3+, zlib1g: Zlib).
+fn licensed_image(d: &Path) {
+    std::fs::write(d.join(".gitignore"), ".slipway/\n").unwrap();
+    let status = std::fs::read_to_string("/var/lib/dpkg/status").unwrap();
+    let keep: Vec<&str> = status
+        .split("\n\n")
+        .filter(|p| {
+            p.lines().any(|l| {
+                ["grep", "zlib1g", "dpkg", "libc6"]
+                    .iter()
+                    .any(|k| l == format!("Package: {k}"))
+            })
+        })
+        .collect();
+    assert_eq!(keep.len(), 4, "grep, zlib1g, dpkg and libc6 are installed here");
+    std::fs::write(d.join("status"), keep.join("\n\n") + "\n").unwrap();
+    for p in ["amd64", "arm64"] {
+        std::fs::write(d.join(format!("app-linux-{p}")), b"#!/bin/sh\necho hi\n").unwrap();
+    }
+    let mut c = common::cmd("slipway-build", d);
+    c.args([
+        "--name",
+        "app",
+        "--binary",
+        "app-{os}-{arch}",
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--file",
+        "status:/var/lib/dpkg/status",
+        "--file",
+        "/etc/os-release:/etc/os-release",
+    ]);
+    for pkg in ["grep", "zlib1g"] {
+        let src = std::fs::canonicalize(format!("/usr/share/doc/{pkg}/copyright")).unwrap();
+        c.arg("--file")
+            .arg(format!("{}:/usr/share/doc/{pkg}/copyright", src.display()));
+    }
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+fn with_trivy(c: &mut Command, d: &Path) {
+    let trivy = tool("trivy");
+    c.env(
+        "PATH",
+        format!(
+            "{}:{}",
+            trivy.parent().unwrap().display(),
+            std::env::var("PATH").unwrap()
+        ),
+    )
+    .env("TRIVY_CACHE_DIR", d.join("trivy-cache"));
+}
+
+fn validate_cdx_any(file: &Path) -> (bool, String) {
+    let out = Command::new(tool("python3"))
+        .args([
+            "-c",
+            "import sys, json\n\
+             from cyclonedx.validation.json import JsonStrictValidator\n\
+             from cyclonedx.schema import SchemaVersion\n\
+             doc = open(sys.argv[1]).read()\n\
+             v = json.loads(doc)['specVersion']\n\
+             err = JsonStrictValidator(SchemaVersion.from_version(v)).validate_str(doc)\n\
+             print(err if err else 'valid ' + v)\n\
+             sys.exit(1 if err else 0)",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn trivy_as_the_sbom_tool_writes_valid_sboms_of_each_platform_and_records_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    licensed_image(d);
+    let mut c = common::cmd("slipway-scan-sbom", d);
+    with_trivy(&mut c, d);
+    let r = run(c.args(["--sbom-only", "--sbom-tool", "trivy"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let state = read_json(&d.join(".slipway/state.json"));
+    let records = state["sboms"].as_array().unwrap();
+    assert_eq!(records.len(), 4, "two formats for two platforms");
+    let version = Command::new(tool("trivy")).arg("--version").output().unwrap();
+    let version = String::from_utf8(version.stdout).unwrap();
+    let v = version
+        .lines()
+        .find_map(|l| l.strip_prefix("Version:"))
+        .unwrap()
+        .trim();
+    for rec in records {
+        assert_eq!(rec["tool"], format!("trivy {v}"));
+        let path = d.join(rec["path"].as_str().unwrap());
+        assert_eq!(
+            rec["sha256"],
+            slipway_test::sha256_digest(&std::fs::read(&path).unwrap())
+        );
+        let (ok, out) = if rec["format"] == "spdx-json" {
+            validate_spdx(&path)
+        } else {
+            validate_cdx_any(&path)
+        };
+        assert!(ok, "{}: {out}", path.display());
+    }
+    // Each platform's SBOM is of that platform's image (trivy names the config digest).
+    for (platform, p) in state["images"]["app"]["platforms"].as_object().unwrap() {
+        let stem = platform.replace('/', "-");
+        let bom = read_json(&d.join(format!(".slipway/sbom/app-{stem}.cdx.json")));
+        let image_id = bom["metadata"]["component"]["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "aquasecurity:trivy:ImageID")
+            .unwrap()["value"]
+            .clone();
+        assert_eq!(image_id, p["config"], "{platform}");
+    }
+
+    // The deny-list reads licenses from trivy's SBOM too: zlib1g is Zlib.
+    let report = d.join("gomod.json");
+    std::fs::copy(scan_fixture("gomod.json"), &report).unwrap();
+    let mut c = common::cmd("slipway-scan-sbom", d);
+    with_trivy(&mut c, d);
+    let r = run(c.args([
+        "--sbom-tool",
+        "trivy",
+        "--sbom-format",
+        "cyclonedx",
+        "--report",
+        "gomod.json",
+        "--deny-license",
+        "Zlib",
+    ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("1 denied license") && r.stderr.contains("denied license Zlib in zlib1g"),
+        "{}",
+        r.stderr
+    );
+
+    // A tool whose version cannot be read is recorded as unknown, with a warning. The stand-in
+    // passes everything to the real trivy but prints nothing for --version.
+    let bin = d.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let shim = bin.join("trivy");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\nexec {} \"$@\"\n",
+            tool("trivy").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = run(common::cmd("slipway-scan-sbom", d)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("TRIVY_CACHE_DIR", d.join("trivy-cache"))
+        .args(["--sbom-only", "--sbom-tool", "trivy", "--sbom-format", "cyclonedx"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot tell which trivy"), "{}", r.stderr);
+    let state = read_json(&d.join(".slipway/state.json"));
+    assert!(
+        state["sboms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["format"] == "cyclonedx-json")
+            .all(|r| r["tool"] == "trivy unknown")
+    );
+}
+
+#[test]
+fn native_sbom_licenses_come_from_dep5_copyright_files_and_gate_on_rescan() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    licensed_image(d);
+    let r = run(common::cmd("slipway-scan-sbom", d).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bom = read_json(&d.join(".slipway/sbom/app-linux-amd64.cdx.json"));
+    let spdx_path = d.join(".slipway/sbom/app-linux-amd64.spdx.json");
+    let (ok, out) = validate_spdx(&spdx_path);
+    assert!(ok, "{out}");
+    let (ok, out) = validate_cyclonedx(&d.join(".slipway/sbom/app-linux-amd64.cdx.json"));
+    assert!(ok, "{out}");
+    let license = |name: &str| {
+        bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name && c["purl"].as_str().is_some_and(|p| p.starts_with("pkg:deb/")))
+            .map(|c| c["licenses"][0]["expression"].clone())
+            .unwrap()
+    };
+    // grep's copyright says GPL-3+ for every file; zlib1g's says Zlib.
+    assert_eq!(license("grep"), "GPL-3.0-or-later");
+    assert_eq!(license("zlib1g"), "Zlib");
+    // A package without a copyright file in the image declares nothing.
+    assert!(license("dpkg").is_null());
+    let os = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "operating-system")
+        .unwrap();
+    let os_release = std::fs::read_to_string("/etc/os-release").unwrap();
+    let id = os_release
+        .lines()
+        .find_map(|l| l.strip_prefix("ID="))
+        .unwrap()
+        .trim_matches('"');
+    assert_eq!(os["name"], id);
+
+    // --rescan reads the licenses of the SBOM it rescans.
+    let r = run(common::cmd("slipway-scan-sbom", d)
+        .args([
+            "--rescan",
+            "--sbom",
+            ".slipway/sbom/app-linux-amd64.spdx.json",
+            "--deny-license",
+            "gpl-3.0-or-later",
+            "--report",
+        ])
+        .arg(scan_fixture("gomod.json")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("denied license GPL-3.0-or-later in grep"),
+        "{}",
+        r.stderr
+    );
+    let state = read_json(&d.join(".slipway/state.json"));
+    let rec = state["scans"].as_array().unwrap().first().unwrap();
+    assert_eq!(rec["verdict"], "fail");
+    assert_eq!(rec["blocking"][0]["kind"], "license");
+    assert_eq!(rec["counts"]["medium"], 1, "licenses are not counted by severity");
+}

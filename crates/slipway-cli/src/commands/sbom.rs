@@ -19,6 +19,8 @@ pub struct SbomPlan {
     pub dir: PathBuf,
     /// `native`, `syft` or `trivy`.
     pub tool: String,
+    /// The tool's version, asked once per run (`trivy --version` alone takes seconds).
+    pub tool_version: std::cell::OnceCell<String>,
 }
 
 /// One document written.
@@ -145,7 +147,7 @@ pub fn platform_sboms(
                 std::fs::create_dir_all(p)
                     .map_err(|e| Failure::usage(format!("`{}`: {e}", p.display())))?;
             }
-            run_tool(ctx, &plan.tool, *f, platform, layout_dir, &path)?;
+            run_tool(ctx, &plan.tool, *f, platform, manifest, layout_dir, &path)?;
             let bytes = std::fs::read(&path).map_err(|e| {
                 Failure::external(format!(
                     "{} wrote no SBOM at `{}`: {e}",
@@ -168,7 +170,10 @@ pub fn platform_sboms(
                     format: *f,
                     path: ctx.settings.display_path(&ctx.cwd, &path),
                     sha256: slipway_oci::digest::sha256(&bytes),
-                    tool: tool_version(ctx, &plan.tool),
+                    tool: plan
+                        .tool_version
+                        .get_or_init(|| tool_version(ctx, &plan.tool))
+                        .clone(),
                 },
                 packages: None,
                 files: None,
@@ -221,9 +226,14 @@ fn run_tool(
     tool: &str,
     format: SbomFormat,
     platform: &Platform,
+    manifest: &Digest,
     layout: &Path,
     out: &Path,
 ) -> Result<(), Failure> {
+    // The platform's own manifest: trivy ignores --platform for a layout.
+    let single = out.with_extension("layout");
+    let source =
+        crate::commands::scan_sbom::layout_source(tool, layout, Some(manifest), &single)?;
     let mut cmd = std::process::Command::new(tool);
     match tool {
         "trivy" => {
@@ -237,11 +247,11 @@ fn run_tool(
                 .arg("--output")
                 .arg(out)
                 .arg("--input")
-                .arg(layout);
+                .arg(&source);
         }
         "syft" => {
             cmd.arg("scan")
-                .arg(format!("oci-dir:{}", layout.display()))
+                .arg(format!("oci-dir:{}", source.display()))
                 .arg("--platform")
                 .arg(platform.to_string())
                 .arg("-o")
@@ -255,6 +265,7 @@ fn run_tool(
                 ));
         }
         other => {
+            let _ = std::fs::remove_dir_all(&single);
             return Err(Failure::usage(format!(
                 "--sbom-tool: `{other}` is not supported (native, syft, trivy)"
             )));
@@ -262,7 +273,9 @@ fn run_tool(
     }
     ctx.printer
         .detail(&format!("running {tool} for the SBOM of {platform}"));
-    let status = cmd.status().map_err(|e| {
+    let status = cmd.status();
+    let _ = std::fs::remove_dir_all(&single);
+    let status = status.map_err(|e| {
         Failure::external(format!("cannot run {tool}: {e}")).with_hint(format!(
             "install {tool}, or use the native SBOM (--sbom-tool native)"
         ))

@@ -449,6 +449,32 @@ fn single_manifest_layout(layout: &Path, manifest: &Digest, dest: &Path) -> std:
     std::fs::write(dest.join("index.json"), serde_json::to_vec(&index)?)
 }
 
+/// What to point `tool` at for `manifest` of `layout`: `LAYOUT@DIGEST` for Trivy when the
+/// layout lists the manifest (Trivy ignores `--platform` for a layout and takes its first
+/// image), else a layout of that manifest alone at `single`.
+pub(crate) fn layout_source(
+    tool: &str,
+    layout: &Path,
+    manifest: Option<&Digest>,
+    single: &Path,
+) -> Result<PathBuf, Failure> {
+    Ok(match manifest {
+        Some(d) if tool == "trivy" && listed(layout, d) => {
+            PathBuf::from(format!("{}@{d}", layout.display()))
+        }
+        Some(d) => {
+            single_manifest_layout(layout, d, single).map_err(|e| {
+                Failure::usage(format!(
+                    "layout `{}`: cannot take out manifest {d}: {e}",
+                    layout.display()
+                ))
+            })?;
+            single.to_path_buf()
+        }
+        None => layout.to_path_buf(),
+    })
+}
+
 /// Runs the scanner on the layout — on one platform's manifest of it when `target` is given
 /// (Trivy ignores `--platform` for a layout and takes its first image: it is told the
 /// manifest's digest, `LAYOUT@DIGEST`, or given a layout of that manifest alone).
@@ -461,21 +487,7 @@ fn run_scanner(
     out: &Path,
 ) -> Result<(), Failure> {
     let single = out.with_extension("layout");
-    let source: PathBuf = match target {
-        Some((_, d)) if tool == "trivy" && listed(layout, d) => {
-            PathBuf::from(format!("{}@{d}", layout.display()))
-        }
-        Some((_, d)) => {
-            single_manifest_layout(layout, d, &single).map_err(|e| {
-                Failure::usage(format!(
-                    "layout `{}`: cannot take out manifest {d}: {e}",
-                    layout.display()
-                ))
-            })?;
-            single.clone()
-        }
-        None => layout.to_path_buf(),
-    };
+    let source = layout_source(tool, layout, target.map(|(_, d)| d), &single)?;
     let platform = target.map(|(p, _)| p);
     let mut cmd = std::process::Command::new(tool);
     match tool {
@@ -901,6 +913,7 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
             |d| ctx.cwd.join(d),
         ),
         tool: args.sbom_tool.clone(),
+        tool_version: Default::default(),
     };
     if !args.sbom_only && !policy.deny_licenses.is_empty() && plan.formats.is_empty() {
         return Err(Failure::usage(
