@@ -900,3 +900,222 @@ fn native_sbom_licenses_come_from_dep5_copyright_files_and_gate_on_rescan() {
     assert_eq!(rec["blocking"][0]["kind"], "license");
     assert_eq!(rec["counts"]["medium"], 1, "licenses are not counted by severity");
 }
+
+#[test]
+fn rescan_runs_the_scanner_on_each_sbom_and_records_expiring_and_expired_ignores() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    licensed_image(d);
+    let r = run(common::cmd("slipway-scan-sbom", d).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Trivy cannot scan an SBOM here (no vulnerability database): a stand-in `trivy` on PATH
+    // records how it was called and answers with a real recorded Trivy report (gomod.json).
+    let bin = d.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = d.join("calls.txt");
+    let shim = bin.join("trivy");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {calls}\nout=\nwhile [ $# -gt 0 ]; do [ \"$1\" = --output ] && out=$2; shift; done\ncp {report} \"$out\"\n",
+            calls = calls.display(),
+            report = scan_fixture("gomod.json").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // One ignore that has expired, one that expires in five days.
+    let soon = (chrono::Utc::now() + chrono::Duration::days(5))
+        .format("%Y-%m-%d")
+        .to_string();
+    std::fs::write(
+        d.join(".trivyignore.yaml"),
+        format!(
+            "vulnerabilities:\n  - id: GMS-2022-20\n    statement: old\n    expired_at: 2020-01-01\n  - id: CVE-2022-23628\n    statement: fix due next week\n    expired_at: {soon}\n"
+        ),
+    )
+    .unwrap();
+    let r = run(common::cmd("slipway-scan-sbom", d)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .args([
+            "--rescan",
+            "--scanner",
+            "trivy",
+            "--severity",
+            "unknown",
+            "--gitlab-report",
+            "gl.json",
+        ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("expired ignore no longer applies"), "{}", r.stderr);
+    assert!(r.stderr.contains("the ignore of CVE-2022-23628 expires on"), "{}", r.stderr);
+    let state = read_json(&d.join(".slipway/state.json"));
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 2, "once per platform's SBOM: {calls:?}");
+    for (platform, p) in state["images"]["app"]["platforms"].as_object().unwrap() {
+        let digest = p["manifest"]["digest"].as_str().unwrap();
+        let stem = platform.replace('/', "-");
+        let out = d.join(format!(
+            ".slipway/scan/trivy-sbom-{}.json",
+            digest.trim_start_matches("sha256:")
+        ));
+        let sbom = d.join(format!(".slipway/sbom/app-{stem}.cdx.json"));
+        let want = format!(
+            "sbom --quiet --format json --output {} {}",
+            out.display(),
+            sbom.display()
+        );
+        assert!(calls.contains(&want.as_str()), "{want}\nnot in {calls:?}");
+        let rec = state["scans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["digest"] == digest)
+            .unwrap();
+        assert_eq!(rec["verdict"], "fail");
+        let expiring = rec["expiring"].as_array().unwrap();
+        let soon_one = expiring
+            .iter()
+            .find(|f| f["id"] == "CVE-2022-23628")
+            .unwrap();
+        assert!(soon_one["expires"].as_str().unwrap().starts_with(&soon));
+        assert!(soon_one["reason"].as_str().unwrap().contains("fix due next week"));
+        let expired: Vec<&Value> = expiring.iter().filter(|f| f["id"] == "GMS-2022-20").collect();
+        assert_eq!(expired.len(), 3, "gomod.json has it in three targets");
+        assert!(expired.iter().all(|f| f["reason"].as_str().unwrap().contains("expired")
+            && f["expires"].as_str().unwrap().starts_with("2020-01-01")));
+        assert_eq!(rec["blocking"].as_array().unwrap().len(), 4, "3 × GMS-2022-20 + golang.org/x/text");
+    }
+    // The GitLab report is written for the rescan, and is valid.
+    let (ok, out) = slipway_test::check_jsonschema(
+        &slipway_test::repo_root().join(
+            "crates/slipway-scan/tests/fixtures/schemas/gitlab-container-scanning-report-format-15.2.1.json",
+        ),
+        &d.join("gl.json"),
+    );
+    assert!(ok, "{out}");
+    let gl = read_json(&d.join("gl.json"));
+    assert!(
+        gl["vulnerabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["identifiers"][0]["value"] != "CVE-2022-23628"),
+        "ignored findings are not listed"
+    );
+}
+
+// Regression: Go build info in Mach-O was never read (the object parser refuses Go's Mach-O
+// and the file was skipped without a word).
+#[test]
+fn go_build_info_of_mach_o_and_pe_binaries_matches_go_version_m() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-go", dir.path());
+    // Build the example for macOS and Windows with the same environment as the builder.
+    let env_of = |c: &Command| -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+        c.get_envs()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned())))
+            .collect()
+    };
+    let envs = env_of(&build_cmd("slipway-build", &ex));
+    let targets = [
+        ("darwin", "arm64", "hello-darwin-arm64"),
+        ("darwin", "amd64", "hello-darwin-amd64"),
+        ("windows", "amd64", "hello-windows-amd64.exe"),
+    ];
+    for (os, arch, out) in targets {
+        let st = Command::new("go")
+            .current_dir(&ex)
+            .env_clear()
+            .envs(envs.clone())
+            .env("GOOS", os)
+            .env("GOARCH", arch)
+            .env("CGO_ENABLED", "0")
+            .args(["build", "-trimpath", "-o", out, "."])
+            .status()
+            .unwrap();
+        assert!(st.success(), "go build {os}/{arch}");
+    }
+    std::fs::write(ex.join("app-linux-amd64"), b"#!/bin/sh\n").unwrap();
+    let mut c = build_cmd("slipway-build", &ex);
+    c.args([
+        "--name",
+        "multi",
+        "--binary",
+        "app-{os}-{arch}",
+        "--platform",
+        "linux/amd64",
+    ]);
+    for (_, _, out) in targets {
+        c.arg("--file").arg(format!("{out}:/opt/{out}"));
+    }
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(build_cmd("slipway-scan-sbom", &ex).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("cannot be parsed"), "{}", r.stderr);
+    let bom = read_json(&ex.join(".slipway/sbom/multi-linux-amd64.cdx.json"));
+    let comps = bom["components"].as_array().unwrap();
+    for (_, _, out) in targets {
+        let want = go_version_m(&ex.join(out));
+        assert_eq!(want.modules.len(), 3, "{out}");
+        let location = format!("/opt/{out}");
+        let ours: BTreeSet<(String, String, Option<String>)> = comps
+            .iter()
+            .filter(|c| {
+                c["evidence"]["occurrences"][0]["location"] == location.as_str()
+                    && prop(c, "slipway:ecosystem") == Some("golang")
+                    && c["name"] != "stdlib"
+            })
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_owned(),
+                    c["version"].as_str().unwrap_or("").to_owned(),
+                    c["hashes"][0]["content"].as_str().map(str::to_owned),
+                )
+            })
+            .collect();
+        assert_eq!(ours, want.modules, "{out}: modules differ from go version -m");
+        let main = comps
+            .iter()
+            .find(|c| {
+                c["type"] == "application"
+                    && c["evidence"]["occurrences"][0]["location"] == location.as_str()
+            })
+            .unwrap();
+        for (k, v) in &want.settings {
+            assert_eq!(
+                prop(main, &format!("slipway:go.build.{k}")),
+                Some(v.as_str()),
+                "{out}: {k}"
+            );
+        }
+        assert_eq!(prop(main, "slipway:go.version"), Some(want.go.as_str()));
+    }
+
+    // A file that looks like an executable but is not one is listed, with a warning.
+    std::fs::write(ex.join("broken"), b"\xcf\xfa\xed\xfe garbage, not a Mach-O file").unwrap();
+    let r = run(build_cmd("slipway-build", &ex).args([
+        "--name",
+        "multi",
+        "--binary",
+        "app-{os}-{arch}",
+        "--platform",
+        "linux/amd64",
+        "--file",
+        "broken:/opt/broken",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(build_cmd("slipway-scan-sbom", &ex).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/opt/broken") && r.stderr.contains("cannot be parsed"),
+        "{}",
+        r.stderr
+    );
+}

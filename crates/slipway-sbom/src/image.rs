@@ -85,15 +85,6 @@ fn normalise(p: &str) -> String {
     p.trim_end_matches('/').to_owned()
 }
 
-fn is_executable_magic(head: &[u8]) -> bool {
-    head.starts_with(b"\x7fELF")
-        || head.starts_with(b"MZ")
-        || head.starts_with(&[0xfe, 0xed, 0xfa, 0xce])
-        || head.starts_with(&[0xfe, 0xed, 0xfa, 0xcf])
-        || head.starts_with(&[0xce, 0xfa, 0xed, 0xfe])
-        || head.starts_with(&[0xcf, 0xfa, 0xed, 0xfe])
-        || head.starts_with(&[0xca, 0xfe, 0xba, 0xbe])
-}
 
 /// `usr/share/doc/PACKAGE/copyright`.
 fn is_copyright(path: &str) -> bool {
@@ -282,7 +273,7 @@ fn read_layer(r: impl Read, digest: &Digest) -> Result<Layer, SbomError> {
         let head = &head[..got];
         sha256.update(head);
         sha1.update(head);
-        let keep = (is_executable_magic(head) && size <= MAX_ANALYSED)
+        let keep = (golang::is_executable_magic(head) && size <= MAX_ANALYSED)
             || is_database(&path)
             || (is_copyright(&path) && size <= MAX_COPYRIGHT);
         let mut kept = Vec::new();
