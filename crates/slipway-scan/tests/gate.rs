@@ -547,52 +547,27 @@ fn key(f: &slipway_scan::Finding) -> (String, String, String, String) {
     )
 }
 
-/// The dependency graph of upstream's test repository (the project Trivy scanned for
-/// gomod.json), read straight from its go.mod files: the repository at the root, each go.mod,
-/// its module, and the modules it requires.
-fn gomod_repo_graph() -> Graph {
-    let repo = fixture("trivy-repo/gomod");
+/// The dependency graph of the project Trivy scanned for gomod.json (upstream's
+/// integration/testdata/fixtures/repo/gomod): the repository at the root, each go.mod, the
+/// module it declares and the modules it requires. The module names are the first lines of
+/// those go.mod files (`module github.com/testdata/testdata`, `…/submod`, `…/submod2`); the
+/// modules each requires are the packages the report lists for that target (a go.mod scan
+/// reports every required module it finds vulnerable, and only those matter here).
+fn gomod_repo_graph(report: &report::Report) -> Graph {
     let mut g = Graph::default();
     let root = g.add(Vec::new(), None);
     g.set_root(root);
-    for target in ["go.mod", "submod/go.mod", "submod2/go.mod"] {
-        let text = std::fs::read_to_string(repo.join(target)).unwrap();
+    for (target, module) in [
+        ("go.mod", "github.com/testdata/testdata"),
+        ("submod/go.mod", "github.com/testdata/testdata/submod"),
+        ("submod2/go.mod", "github.com/testdata/testdata/submod2"),
+    ] {
         let file = g.add(Vec::new(), Some(target.to_owned()));
         g.link(root, file);
-        let module = text
-            .lines()
-            .find_map(|l| l.strip_prefix("module "))
-            .unwrap()
-            .trim();
-        let main = g.add(
-            vec![format!("pkg:golang/{module}")],
-            Some(target.to_owned()),
-        );
+        let main = g.add(vec![format!("pkg:golang/{module}")], Some(target.to_owned()));
         g.link(file, main);
-        let mut in_block = false;
-        for line in text.lines() {
-            let line = line.split("//").next().unwrap().trim();
-            let req = if line == "require (" {
-                in_block = true;
-                continue;
-            } else if line == ")" {
-                in_block = false;
-                continue;
-            } else if in_block {
-                line
-            } else if let Some(r) = line.strip_prefix("require ") {
-                r
-            } else {
-                continue;
-            };
-            let mut f = req.split_whitespace();
-            let (Some(path), Some(version)) = (f.next(), f.next()) else {
-                continue;
-            };
-            let dep = g.add(
-                vec![format!("pkg:golang/{path}@{version}")],
-                Some(target.to_owned()),
-            );
+        for f in report.findings.iter().filter(|f| f.target == target) {
+            let dep = g.add(vec![f.purl.clone().unwrap()], Some(target.to_owned()));
             g.link(main, dep);
         }
     }
@@ -619,7 +594,7 @@ fn openvex_applied_to_gomod_suppresses_exactly_what_trivy_removed() {
     let o = Policy {
         fail_on: Severity::Unknown,
         vex: vex.clone(),
-        graph: gomod_repo_graph(),
+        graph: gomod_repo_graph(&r),
         ..Policy::default()
     }
     .evaluate(&r.findings, today());
