@@ -217,24 +217,83 @@ fn go_sboms_match_go_version_m_validate_cover_trivy_and_are_byte_identical() {
             .filter_map(|c| prop(c, "slipway:go.replaces").map(str::to_owned))
             .collect();
         assert_eq!(replaced, want.replaced);
+
+        // Relationships: the main module depends on every other module linked and on the
+        // standard library, in both documents.
+        let main_name = main["name"].as_str().unwrap();
+        let mut want_deps: BTreeSet<String> = want
+            .modules
+            .iter()
+            .map(|m| m.0.clone())
+            .filter(|n| n != main_name)
+            .collect();
+        want_deps.insert("stdlib".into());
+        let name_of_ref: std::collections::BTreeMap<&str, &str> = comps
+            .iter()
+            .filter_map(|c| Some((c["bom-ref"].as_str()?, c["name"].as_str()?)))
+            .collect();
+        let cdx_deps: BTreeSet<String> = bom["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["ref"] == main["bom-ref"])
+            .unwrap()["dependsOn"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| name_of_ref[r.as_str().unwrap()].to_owned())
+            .collect();
+        assert_eq!(cdx_deps, want_deps, "{platform}: CycloneDX dependsOn");
+        let spdx_name: std::collections::BTreeMap<&str, &str> = spdx["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["SPDXID"].as_str().unwrap(), p["name"].as_str().unwrap()))
+            .collect();
+        let spdx_main = spdx["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["primaryPackagePurpose"] == "APPLICATION")
+            .unwrap()["SPDXID"]
+            .as_str()
+            .unwrap();
+        let spdx_deps: BTreeSet<String> = spdx["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["spdxElementId"] == spdx_main && r["relationshipType"] == "DEPENDS_ON")
+            .map(|r| spdx_name[r["relatedSpdxElement"].as_str().unwrap()].to_owned())
+            .collect();
+        assert_eq!(spdx_deps, want_deps, "{platform}: SPDX DEPENDS_ON");
+        // The binary's file CONTAINS the modules linked into it.
+        let file_id = spdx["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["fileName"] == "./usr/local/bin/hello")
+            .unwrap()["SPDXID"]
+            .as_str()
+            .unwrap();
+        let contained = spdx["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["spdxElementId"] == file_id && r["relationshipType"] == "CONTAINS")
+            .count();
+        assert_eq!(contained, want.modules.len() + 1, "{platform}: modules + stdlib");
         assert_eq!(
             main["evidence"]["occurrences"][0]["location"],
             "/usr/local/bin/hello"
         );
 
-        // Trivy's SBOM of the same layout lists no Go module we miss.
+        // Trivy's SBOM of the same platform's manifest lists no Go module we miss (trivy takes
+        // a layout's first image whatever --platform says: it is given the manifest's digest).
+        let manifest = bom["metadata"]["component"]["version"].as_str().unwrap();
         let out = Command::new(tool("trivy"))
             .env("TRIVY_CACHE_DIR", &cache)
-            .args([
-                "image",
-                "-q",
-                "--format",
-                "cyclonedx",
-                "--platform",
-                platform,
-                "--input",
-            ])
-            .arg(&layout)
+            .args(["image", "-q", "--format", "cyclonedx", "--input"])
+            .arg(format!("{}@{manifest}", layout.display()))
             .output()
             .unwrap();
         assert!(
@@ -243,6 +302,18 @@ fn go_sboms_match_go_version_m_validate_cover_trivy_and_are_byte_identical() {
             String::from_utf8_lossy(&out.stderr)
         );
         let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let image_id = theirs["metadata"]["component"]["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "aquasecurity:trivy:ImageID")
+            .map(|p| p["value"].clone());
+        let state = read_json(&ex.join(".slipway/state.json"));
+        assert_eq!(
+            image_id.as_ref(),
+            Some(&state["images"]["hello"]["platforms"][platform]["config"]),
+            "{platform}: trivy read that platform's image"
+        );
         let names: BTreeSet<(String, String)> = cdx_packages(&bom, "golang")
             .into_iter()
             .map(|p| (p.0, p.1))
@@ -296,6 +367,36 @@ fn go_sboms_match_go_version_m_validate_cover_trivy_and_are_byte_identical() {
     let state = read_json(&ex.join(".slipway/state.json"));
     assert_eq!(state["sboms"].as_array().unwrap().len(), 6);
 
+    // The documents carry SOURCE_DATE_EPOCH (1700000000, set by build_cmd) as their time...
+    for f in &files {
+        let doc = read_json(f);
+        let when = if f.to_string_lossy().ends_with(".spdx.json") {
+            doc["creationInfo"]["created"].clone()
+        } else {
+            doc["metadata"]["timestamp"].clone()
+        };
+        assert_eq!(when, "2023-11-14T22:13:20Z", "{}", f.display());
+    }
+    // ...and a rebuild of the same sources in another directory gives the same bytes.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let ex2 = copy_example("hello-go", elsewhere.path());
+    let r = run(&mut build_cmd("slipway-build", &ex2));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(build_cmd("slipway-scan-sbom", &ex2).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let files2 = sbom_files(&ex2);
+    assert_eq!(
+        files.iter().map(|f| f.file_name().unwrap()).collect::<Vec<_>>(),
+        files2.iter().map(|f| f.file_name().unwrap()).collect::<Vec<_>>()
+    );
+    for (a, b) in files.iter().zip(&files2) {
+        assert!(
+            std::fs::read(a).unwrap() == std::fs::read(b).unwrap(),
+            "{} differs when built in another directory",
+            b.display()
+        );
+    }
+
     let r = run(build_cmd("slipway-scan-sbom", &ex).args(["--sbom-only", "--sbom-format", "xml"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--sbom-format"), "{}", r.stderr);
@@ -330,7 +431,10 @@ fn rust_sbom_lists_exactly_the_crates_cargo_auditable_embedded() {
             "-c",
             "import sys, zlib, json\n\
              d = json.loads(zlib.decompress(open(sys.argv[1], 'rb').read()))\n\
-             for p in d['packages']: print(p['name'], p['version'], sep='\\t')",
+             ps = d['packages']\n\
+             for p in ps: print(p['name'], p['version'], sep='\\t')\n\
+             for p in ps:\n\
+             \x20   for i in p.get('dependencies', []): print('dep', p['name'], ps[i]['name'], sep='\\t')",
         ])
         .arg(&section)
         .output()
@@ -340,14 +444,24 @@ fn rust_sbom_lists_exactly_the_crates_cargo_auditable_embedded() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let embedded: BTreeSet<(String, String)> = String::from_utf8(out.stdout)
-        .unwrap()
+    let text = String::from_utf8(out.stdout).unwrap();
+    let embedded: BTreeSet<(String, String)> = text
         .lines()
+        .filter(|l| !l.starts_with("dep\t"))
         .map(|l| {
             let (n, v) = l.split_once('\t').unwrap();
             (n.to_owned(), v.to_owned())
         })
         .collect();
+    let embedded_edges: BTreeSet<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("dep\t"))
+        .map(|l| {
+            let (a, b) = l.split_once('\t').unwrap();
+            (a.to_owned(), b.to_owned())
+        })
+        .collect();
+    assert!(!embedded_edges.is_empty(), "hello-rust depends on its crates");
     assert!(
         embedded.len() >= 3,
         "hello-rust, greeting, itoa: {embedded:?}"
@@ -375,6 +489,50 @@ fn rust_sbom_lists_exactly_the_crates_cargo_auditable_embedded() {
         purls.iter().any(|p| p.starts_with("pkg:cargo/itoa@")),
         "{purls:?}"
     );
+    // The dependency links between crates are the embedded ones, in both documents.
+    let comps = bom["components"].as_array().unwrap();
+    let name_of_ref: std::collections::BTreeMap<&str, &str> = comps
+        .iter()
+        .filter(|c| prop(c, "slipway:ecosystem") == Some("cargo"))
+        .filter_map(|c| Some((c["bom-ref"].as_str()?, c["name"].as_str()?)))
+        .collect();
+    let cdx_edges: BTreeSet<(String, String)> = bom["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| Some((name_of_ref.get(d["ref"].as_str()?)?, d)))
+        .flat_map(|(from, d)| {
+            d["dependsOn"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|to| (from.to_string(), name_of_ref[to.as_str().unwrap()].to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(cdx_edges, embedded_edges, "CycloneDX dependencies");
+    let spdx_name: std::collections::BTreeMap<&str, &str> = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["SPDXID"].as_str().unwrap(), p["name"].as_str().unwrap()))
+        .collect();
+    let spdx_edges: BTreeSet<(String, String)> = spdx["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            let a = spdx_name.get(r["spdxElementId"].as_str()?)?;
+            let b = spdx_name.get(r["relatedSpdxElement"].as_str()?)?;
+            match r["relationshipType"].as_str()? {
+                "DEPENDS_ON" => Some((a.to_string(), b.to_string())),
+                // Build dependencies read the other way round.
+                "BUILD_DEPENDENCY_OF" => Some((b.to_string(), a.to_string())),
+                _ => None,
+            }
+        })
+        .collect();
+    assert_eq!(spdx_edges, embedded_edges, "SPDX relationships");
 }
 
 #[test]
@@ -1118,4 +1276,61 @@ fn go_build_info_of_mach_o_and_pe_binaries_matches_go_version_m() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn distroless_dpkg_status_d_files_list_their_packages() {
+    // Distroless images keep one file per package in /var/lib/dpkg/status.d, without a Status
+    // field: this machine's entries for three packages, laid out that way.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("app-linux-amd64"), b"#!/bin/sh\n").unwrap();
+    let status = std::fs::read_to_string("/var/lib/dpkg/status").unwrap();
+    let mut want = BTreeSet::new();
+    let mut c = common::cmd("slipway-build", d);
+    c.args(["--name", "app", "--binary", "app-{os}-{arch}"]);
+    for pkg in ["grep", "zlib1g", "dpkg"] {
+        let para = status
+            .split("\n\n")
+            .find(|p| p.lines().any(|l| l == format!("Package: {pkg}")))
+            .unwrap();
+        let body: String = para
+            .lines()
+            .filter(|l| !l.starts_with("Status:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let version = para
+            .lines()
+            .find_map(|l| l.strip_prefix("Version: "))
+            .unwrap()
+            .to_owned();
+        want.insert((pkg.to_owned(), version));
+        std::fs::write(d.join(pkg), body).unwrap();
+        c.arg("--file").arg(format!("{pkg}:/var/lib/dpkg/status.d/{pkg}"));
+    }
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(common::cmd("slipway-scan-sbom", d).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bom = read_json(&d.join(".slipway/sbom/app-linux-amd64.cdx.json"));
+    let ours: BTreeSet<(String, String)> = cdx_packages(&bom, "deb")
+        .into_iter()
+        .map(|p| (p.0, p.1))
+        .collect();
+    assert_eq!(ours, want);
+    let locations: BTreeSet<String> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| prop(c, "slipway:ecosystem") == Some("deb"))
+        .map(|c| c["evidence"]["occurrences"][0]["location"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        locations,
+        ["dpkg", "grep", "zlib1g"]
+            .iter()
+            .map(|p| format!("/var/lib/dpkg/status.d/{p}"))
+            .collect::<BTreeSet<_>>()
+    );
+    assert_valid(&sbom_files(d));
 }
