@@ -250,7 +250,9 @@ fn run_tool(
                 .arg(&source);
         }
         "syft" => {
-            cmd.arg("scan")
+            // No update check: the step talks to nothing but what it is pointed at.
+            cmd.env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+                .arg("scan")
                 .arg(format!("oci-dir:{}", source.display()))
                 .arg("--platform")
                 .arg(platform.to_string())
