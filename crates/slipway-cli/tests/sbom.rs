@@ -281,7 +281,11 @@ fn go_sboms_match_go_version_m_validate_cover_trivy_and_are_byte_identical() {
             .iter()
             .filter(|r| r["spdxElementId"] == file_id && r["relationshipType"] == "CONTAINS")
             .count();
-        assert_eq!(contained, want.modules.len() + 1, "{platform}: modules + stdlib");
+        assert_eq!(
+            contained,
+            want.modules.len() + 1,
+            "{platform}: modules + stdlib"
+        );
         assert_eq!(
             main["evidence"]["occurrences"][0]["location"],
             "/usr/local/bin/hello"
@@ -386,8 +390,14 @@ fn go_sboms_match_go_version_m_validate_cover_trivy_and_are_byte_identical() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let files2 = sbom_files(&ex2);
     assert_eq!(
-        files.iter().map(|f| f.file_name().unwrap()).collect::<Vec<_>>(),
-        files2.iter().map(|f| f.file_name().unwrap()).collect::<Vec<_>>()
+        files
+            .iter()
+            .map(|f| f.file_name().unwrap())
+            .collect::<Vec<_>>(),
+        files2
+            .iter()
+            .map(|f| f.file_name().unwrap())
+            .collect::<Vec<_>>()
     );
     for (a, b) in files.iter().zip(&files2) {
         assert!(
@@ -461,7 +471,10 @@ fn rust_sbom_lists_exactly_the_crates_cargo_auditable_embedded() {
             (a.to_owned(), b.to_owned())
         })
         .collect();
-    assert!(!embedded_edges.is_empty(), "hello-rust depends on its crates");
+    assert!(
+        !embedded_edges.is_empty(),
+        "hello-rust depends on its crates"
+    );
     assert!(
         embedded.len() >= 3,
         "hello-rust, greeting, itoa: {embedded:?}"
@@ -506,7 +519,12 @@ fn rust_sbom_lists_exactly_the_crates_cargo_auditable_embedded() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|to| (from.to_string(), name_of_ref[to.as_str().unwrap()].to_owned()))
+                .map(|to| {
+                    (
+                        from.to_string(),
+                        name_of_ref[to.as_str().unwrap()].to_owned(),
+                    )
+                })
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -824,7 +842,11 @@ fn licensed_image(d: &Path) {
             })
         })
         .collect();
-    assert_eq!(keep.len(), 4, "grep, zlib1g, dpkg and libc6 are installed here");
+    assert_eq!(
+        keep.len(),
+        4,
+        "grep, zlib1g, dpkg and libc6 are installed here"
+    );
     std::fs::write(d.join("status"), keep.join("\n\n") + "\n").unwrap();
     for p in ["amd64", "arm64"] {
         std::fs::write(d.join(format!("app-linux-{p}")), b"#!/bin/sh\necho hi\n").unwrap();
@@ -902,7 +924,10 @@ fn trivy_as_the_sbom_tool_writes_valid_sboms_of_each_platform_and_records_its_ve
     let state = read_json(&d.join(".slipway/state.json"));
     let records = state["sboms"].as_array().unwrap();
     assert_eq!(records.len(), 4, "two formats for two platforms");
-    let version = Command::new(tool("trivy")).arg("--version").output().unwrap();
+    let version = Command::new(tool("trivy"))
+        .arg("--version")
+        .output()
+        .unwrap();
     let version = String::from_utf8(version.stdout).unwrap();
     let v = version
         .lines()
@@ -980,7 +1005,13 @@ fn trivy_as_the_sbom_tool_writes_valid_sboms_of_each_platform_and_records_its_ve
             format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
         )
         .env("TRIVY_CACHE_DIR", d.join("trivy-cache"))
-        .args(["--sbom-only", "--sbom-tool", "trivy", "--sbom-format", "cyclonedx"]));
+        .args([
+            "--sbom-only",
+            "--sbom-tool",
+            "trivy",
+            "--sbom-format",
+            "cyclonedx",
+        ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("cannot tell which trivy"), "{}", r.stderr);
     let state = read_json(&d.join(".slipway/state.json"));
@@ -1012,7 +1043,12 @@ fn native_sbom_licenses_come_from_dep5_copyright_files_and_gate_on_rescan() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|c| c["name"] == name && c["purl"].as_str().is_some_and(|p| p.starts_with("pkg:deb/")))
+            .find(|c| {
+                c["name"] == name
+                    && c["purl"]
+                        .as_str()
+                        .is_some_and(|p| p.starts_with("pkg:deb/"))
+            })
             .map(|c| c["licenses"][0]["expression"].clone())
             .unwrap()
     };
@@ -1056,7 +1092,10 @@ fn native_sbom_licenses_come_from_dep5_copyright_files_and_gate_on_rescan() {
     let rec = state["scans"].as_array().unwrap().first().unwrap();
     assert_eq!(rec["verdict"], "fail");
     assert_eq!(rec["blocking"][0]["kind"], "license");
-    assert_eq!(rec["counts"]["medium"], 1, "licenses are not counted by severity");
+    assert_eq!(
+        rec["counts"]["medium"], 1,
+        "licenses are not counted by severity"
+    );
 }
 
 #[test]
@@ -1109,8 +1148,16 @@ fn rescan_runs_the_scanner_on_each_sbom_and_records_expiring_and_expired_ignores
             "gl.json",
         ]));
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("expired ignore no longer applies"), "{}", r.stderr);
-    assert!(r.stderr.contains("the ignore of CVE-2022-23628 expires on"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("expired ignore no longer applies"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("the ignore of CVE-2022-23628 expires on"),
+        "{}",
+        r.stderr
+    );
     let state = read_json(&d.join(".slipway/state.json"));
     let calls = std::fs::read_to_string(&calls).unwrap();
     let calls: Vec<&str> = calls.lines().collect();
@@ -1142,12 +1189,28 @@ fn rescan_runs_the_scanner_on_each_sbom_and_records_expiring_and_expired_ignores
             .find(|f| f["id"] == "CVE-2022-23628")
             .unwrap();
         assert!(soon_one["expires"].as_str().unwrap().starts_with(&soon));
-        assert!(soon_one["reason"].as_str().unwrap().contains("fix due next week"));
-        let expired: Vec<&Value> = expiring.iter().filter(|f| f["id"] == "GMS-2022-20").collect();
+        assert!(
+            soon_one["reason"]
+                .as_str()
+                .unwrap()
+                .contains("fix due next week")
+        );
+        let expired: Vec<&Value> = expiring
+            .iter()
+            .filter(|f| f["id"] == "GMS-2022-20")
+            .collect();
         assert_eq!(expired.len(), 3, "gomod.json has it in three targets");
-        assert!(expired.iter().all(|f| f["reason"].as_str().unwrap().contains("expired")
-            && f["expires"].as_str().unwrap().starts_with("2020-01-01")));
-        assert_eq!(rec["blocking"].as_array().unwrap().len(), 4, "3 × GMS-2022-20 + golang.org/x/text");
+        assert!(
+            expired
+                .iter()
+                .all(|f| f["reason"].as_str().unwrap().contains("expired")
+                    && f["expires"].as_str().unwrap().starts_with("2020-01-01"))
+        );
+        assert_eq!(
+            rec["blocking"].as_array().unwrap().len(),
+            4,
+            "3 × GMS-2022-20 + golang.org/x/text"
+        );
     }
     // The GitLab report is written for the rescan, and is valid.
     let (ok, out) = slipway_test::check_jsonschema(
@@ -1238,7 +1301,10 @@ fn go_build_info_of_mach_o_and_pe_binaries_matches_go_version_m() {
                 )
             })
             .collect();
-        assert_eq!(ours, want.modules, "{out}: modules differ from go version -m");
+        assert_eq!(
+            ours, want.modules,
+            "{out}: modules differ from go version -m"
+        );
         let main = comps
             .iter()
             .find(|c| {
@@ -1257,7 +1323,11 @@ fn go_build_info_of_mach_o_and_pe_binaries_matches_go_version_m() {
     }
 
     // A file that looks like an executable but is not one is listed, with a warning.
-    std::fs::write(ex.join("broken"), b"\xcf\xfa\xed\xfe garbage, not a Mach-O file").unwrap();
+    std::fs::write(
+        ex.join("broken"),
+        b"\xcf\xfa\xed\xfe garbage, not a Mach-O file",
+    )
+    .unwrap();
     let r = run(build_cmd("slipway-build", &ex).args([
         "--name",
         "multi",
@@ -1306,7 +1376,8 @@ fn distroless_dpkg_status_d_files_list_their_packages() {
             .to_owned();
         want.insert((pkg.to_owned(), version));
         std::fs::write(d.join(pkg), body).unwrap();
-        c.arg("--file").arg(format!("{pkg}:/var/lib/dpkg/status.d/{pkg}"));
+        c.arg("--file")
+            .arg(format!("{pkg}:/var/lib/dpkg/status.d/{pkg}"));
     }
     let r = run(&mut c);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -1323,7 +1394,12 @@ fn distroless_dpkg_status_d_files_list_their_packages() {
         .unwrap()
         .iter()
         .filter(|c| prop(c, "slipway:ecosystem") == Some("deb"))
-        .map(|c| c["evidence"]["occurrences"][0]["location"].as_str().unwrap().to_owned())
+        .map(|c| {
+            c["evidence"]["occurrences"][0]["location"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(
         locations,

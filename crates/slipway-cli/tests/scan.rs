@@ -224,7 +224,13 @@ fn policy_image() -> (tempfile::TempDir, String) {
     let s = StateFile::new(d.join(".slipway/state.json"))
         .read_required()
         .unwrap();
-    let config = s.images["app"].platforms.values().next().unwrap().config.clone();
+    let config = s.images["app"]
+        .platforms
+        .values()
+        .next()
+        .unwrap()
+        .config
+        .clone();
     (dir, config.unwrap().to_string())
 }
 
@@ -232,8 +238,7 @@ fn policy_image() -> (tempfile::TempDir, String) {
 /// `Metadata.ImageID` set to its config digest, so the report is tied to it.
 fn report_for(dir: &Path, name: &str, config: &str) -> PathBuf {
     let mut v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixture(&format!("trivy/{name}"))).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(fixture(&format!("trivy/{name}"))).unwrap()).unwrap();
     if !v["Metadata"].is_object() {
         v["Metadata"] = serde_json::json!({});
     }
@@ -389,7 +394,11 @@ fn policy_table_exit_codes_and_recorded_verdicts() {
             )],
             code: 1,
             blocking: &[("vulnerability", "CVE-2019-14697", "musl-utils")],
-            ignored: &[("CVE-2019-14697", "musl", "vulnerable_code_not_in_execute_path")],
+            ignored: &[(
+                "CVE-2019-14697",
+                "musl",
+                "vulnerable_code_not_in_execute_path",
+            )],
             says: "1 vulnerability at or above CRITICAL",
         },
         Case {
@@ -463,7 +472,10 @@ fn policy_table_exit_codes_and_recorded_verdicts() {
             name: "misconfigurations off",
             report: "helm_testchart.json",
             args: &["--severity", "medium"],
-            files: &[("slipway.yaml", "policy:\n  scan:\n    misconfigurations: false\n")],
+            files: &[(
+                "slipway.yaml",
+                "policy:\n  scan:\n    misconfigurations: false\n",
+            )],
             code: 0,
             blocking: &[],
             ignored: &[],
@@ -507,7 +519,11 @@ fn policy_table_exit_codes_and_recorded_verdicts() {
         for (name, content) in case.files {
             std::fs::write(d.join(name), content).unwrap();
         }
-        let before = StateFile::new(&state_path).read_required().unwrap().scans.len();
+        let before = StateFile::new(&state_path)
+            .read_required()
+            .unwrap()
+            .scans
+            .len();
         let report = report_for(d, case.report, &config);
         let r = run(cmd("slipway-scan-sbom", d)
             .arg("--report")
@@ -523,7 +539,12 @@ fn policy_table_exit_codes_and_recorded_verdicts() {
         );
         let s = StateFile::new(&state_path).read_required().unwrap();
         if case.code == 2 {
-            assert_eq!(s.scans.len(), before, "{}: bad input recorded a verdict", case.name);
+            assert_eq!(
+                s.scans.len(),
+                before,
+                "{}: bad input recorded a verdict",
+                case.name
+            );
             continue;
         }
         assert_eq!(s.scans.len(), before + 1, "{}", case.name);
@@ -531,14 +552,24 @@ fn policy_table_exit_codes_and_recorded_verdicts() {
         assert_eq!(rec.digest, index, "{}", case.name);
         assert_eq!(
             rec.verdict,
-            if case.code == 0 { Verdict::Pass } else { Verdict::Fail },
+            if case.code == 0 {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
             "{}",
             case.name
         );
         let mut blocking: Vec<(String, String, String)> = rec
             .blocking
             .iter()
-            .map(|f| (f.kind.clone(), f.id.clone(), f.package.clone().unwrap_or_default()))
+            .map(|f| {
+                (
+                    f.kind.clone(),
+                    f.id.clone(),
+                    f.package.clone().unwrap_or_default(),
+                )
+            })
             .collect();
         blocking.sort();
         let want: Vec<(String, String, String)> = case
@@ -559,24 +590,41 @@ fn policy_table_exit_codes_and_recorded_verdicts() {
             })
             .collect();
         ignored.sort();
-        assert_eq!(ignored.len(), case.ignored.len(), "{}: {ignored:?}", case.name);
+        assert_eq!(
+            ignored.len(),
+            case.ignored.len(),
+            "{}: {ignored:?}",
+            case.name
+        );
         for ((id, pkg, reason), (wid, wpkg, word)) in ignored.iter().zip(case.ignored) {
             assert_eq!((id.as_str(), pkg.as_str()), (*wid, *wpkg), "{}", case.name);
-            assert!(reason.contains(word), "{}: `{reason}` lacks `{word}`", case.name);
+            assert!(
+                reason.contains(word),
+                "{}: `{reason}` lacks `{word}`",
+                case.name
+            );
         }
         if case.name == "an expired entry no longer ignores" {
             // The state records the expired entry with the findings it no longer covers.
             assert_eq!(rec.expiring.len(), 2, "{:?}", rec.expiring);
             assert!(rec.expiring.iter().all(|f| {
                 f.reason.as_deref().is_some_and(|r| r.contains("expired"))
-                    && f.expires.is_some_and(|e| e.to_rfc3339().starts_with("2020-01-01T00:00:00"))
+                    && f.expires
+                        .is_some_and(|e| e.to_rfc3339().starts_with("2020-01-01T00:00:00"))
             }));
-            assert!(r.stderr.contains("expired ignore no longer applies"), "{}", r.stderr);
+            assert!(
+                r.stderr.contains("expired ignore no longer applies"),
+                "{}",
+                r.stderr
+            );
         }
         if case.name.starts_with("--deny-license blocks") {
             // A license has no severity: the counts are the report's vulnerabilities only
             // (gomod: 1 medium, 4 unknown).
-            assert_eq!((rec.counts.medium, rec.counts.unknown, rec.counts.high), (1, 4, 0));
+            assert_eq!(
+                (rec.counts.medium, rec.counts.unknown, rec.counts.high),
+                (1, 4, 0)
+            );
             assert!(!r.stderr.contains("at or above"), "{}", r.stderr);
         }
     }
@@ -599,17 +647,36 @@ fn json_output_is_one_document_whether_the_gate_passes_or_fails() {
     assert_eq!(doc["error"]["exit_code"], 1);
     assert_eq!(doc["blocking"].as_array().unwrap().len(), 2);
     let r = run(cmd("slipway-scan-sbom", d)
-        .args(["--output-format", "json", "--severity", "critical", "--report"])
+        .args([
+            "--output-format",
+            "json",
+            "--severity",
+            "critical",
+            "--report",
+        ])
         .arg(report_for(d, "gomod.json", &config)));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(doc["verdict"], "pass");
     assert!(doc.get("error").is_none());
     // Bad input: one error document too.
-    let r = run(cmd("slipway-scan-sbom", d).args(["--output-format", "json", "--severity", "severe", "--report"]).arg(&report));
+    let r = run(cmd("slipway-scan-sbom", d)
+        .args([
+            "--output-format",
+            "json",
+            "--severity",
+            "severe",
+            "--report",
+        ])
+        .arg(&report));
     assert_eq!(r.code, 2);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert!(doc["error"]["message"].as_str().unwrap().contains("--severity"));
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--severity")
+    );
 }
 
 #[test]
@@ -619,12 +686,20 @@ fn a_report_about_another_image_is_refused_unless_allowed() {
     let state = d.join(".slipway/state.json");
     let scans = |s: &Path| StateFile::new(s).read_required().unwrap().scans.len();
     // Upstream's alpine report names its own image (Metadata.ImageID), not this one.
-    let r = scan(d, &["--report", fixture("trivy/alpine-39.json").to_str().unwrap()]);
+    let r = scan(
+        d,
+        &[
+            "--report",
+            fixture("trivy/alpine-39.json").to_str().unwrap(),
+        ],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr.contains("alpine-39.json")
             && r.stderr.contains("another image")
-            && r.stderr.contains("sha256:055936d3920576da37aa9bc460d70c5f212028bda1c08c0879aedf03d7a66ea1"),
+            && r.stderr.contains(
+                "sha256:055936d3920576da37aa9bc460d70c5f212028bda1c08c0879aedf03d7a66ea1"
+            ),
         "{}",
         r.stderr
     );
@@ -653,7 +728,13 @@ fn a_report_about_another_image_is_refused_unless_allowed() {
     let mut g: serde_json::Value =
         serde_json::from_slice(&std::fs::read(fixture("grype/keycloak-image.json")).unwrap())
             .unwrap();
-    let r = scan(d, &["--report", fixture("grype/keycloak-image.json").to_str().unwrap()]);
+    let r = scan(
+        d,
+        &[
+            "--report",
+            fixture("grype/keycloak-image.json").to_str().unwrap(),
+        ],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     g["source"]["target"]["manifestDigest"] = digest.clone().into();
     g["source"]["target"]["imageID"] = config.clone().into();
@@ -664,9 +745,16 @@ fn a_report_about_another_image_is_refused_unless_allowed() {
     assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
     assert!(!r.stderr.contains("another image"), "{}", r.stderr);
     // A report that names no image is taken, with a warning.
-    let r = scan(d, &["--report", fixture("trivy/gomod.json").to_str().unwrap()]);
+    let r = scan(
+        d,
+        &["--report", fixture("trivy/gomod.json").to_str().unwrap()],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("does not say which image"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("does not say which image"),
+        "{}",
+        r.stderr
+    );
 }
 
 // Regression: trivy ran once on the layout without --platform, so only one platform of the
@@ -706,7 +794,11 @@ fn trivy_scans_every_platform_of_an_index_and_records_a_verdict_for_each() {
         .env("TRIVY_CACHE_DIR", d.join("trivy-cache"))
         .args(["--scanner", "trivy", "--scanners", "secret"]));
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("linux/arm64: CRITICAL aws-access-key-id"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("linux/arm64: CRITICAL aws-access-key-id"),
+        "{}",
+        r.stderr
+    );
     let s = StateFile::new(d.join(".slipway/state.json"))
         .read_required()
         .unwrap();
@@ -755,7 +847,14 @@ fn trivy_scans_every_platform_of_an_index_and_records_a_verdict_for_each() {
     let r = run(cmd("slipway-scan-sbom", d)
         .env("PATH", &path)
         .env("TRIVY_CACHE_DIR", d.join("trivy-cache"))
-        .args(["--scanner", "trivy", "--scanners", "secret", "--sbom-format", "none"]));
+        .args([
+            "--scanner",
+            "trivy",
+            "--scanners",
+            "secret",
+            "--sbom-format",
+            "none",
+        ]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let s = StateFile::new(d.join(".slipway/state.json"))
         .read_required()

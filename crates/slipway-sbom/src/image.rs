@@ -85,7 +85,6 @@ fn normalise(p: &str) -> String {
     p.trim_end_matches('/').to_owned()
 }
 
-
 /// `usr/share/doc/PACKAGE/copyright`.
 fn is_copyright(path: &str) -> bool {
     path.strip_prefix("usr/share/doc/")

@@ -276,7 +276,13 @@ impl Sbom {
                         [one] => Some(one.clone()),
                         many => Some(
                             many.iter()
-                                .map(|p| if p.contains(' ') { format!("({p})") } else { p.clone() })
+                                .map(|p| {
+                                    if p.contains(' ') {
+                                        format!("({p})")
+                                    } else {
+                                        p.clone()
+                                    }
+                                })
                                 .collect::<Vec<_>>()
                                 .join(" AND "),
                         ),

@@ -156,7 +156,9 @@ pub fn apk(text: &str) -> Vec<OsPackage> {
 pub fn dep5_licenses(text: &str) -> Option<Vec<String>> {
     let paras = paragraphs(text);
     let header = paras.first()?;
-    let format = header.get("Format").or_else(|| header.get("Format-Specification"))?;
+    let format = header
+        .get("Format")
+        .or_else(|| header.get("Format-Specification"))?;
     if !format.contains("copyright-format") && !format.contains("dep5") && !format.contains("DEP-5")
     {
         return None;
@@ -248,7 +250,11 @@ fn spdx_id(name: &str) -> String {
         None => (name, false),
     };
     let gnu = |family: &str, v: &str| {
-        let v = if v.contains('.') { v.to_owned() } else { format!("{v}.0") };
+        let v = if v.contains('.') {
+            v.to_owned()
+        } else {
+            format!("{v}.0")
+        };
         format!("{family}-{v}-{}", if later { "or-later" } else { "only" })
     };
     let lower = base.to_ascii_lowercase();
@@ -287,7 +293,13 @@ fn spdx_id(name: &str) -> String {
         None => {
             let clean: String = name
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
                 .collect();
             format!("LicenseRef-{clean}")
         }
@@ -328,7 +340,10 @@ mod tests {
             dep5_to_spdx("GPL-3+ with Bison exception"),
             "GPL-3.0-or-later WITH Bison-exception-2.2"
         );
-        assert_eq!(dep5_to_spdx("GPL-2+ with Foo exception"), "GPL-2.0-or-later");
+        assert_eq!(
+            dep5_to_spdx("GPL-2+ with Foo exception"),
+            "GPL-2.0-or-later"
+        );
         assert!(dep5_licenses("This is free software.\n").is_none());
     }
 

@@ -29,9 +29,9 @@ fn license(l: &[String]) -> Value {
                 }
                 "AND" | "OR" | "WITH" if !want_id => want_id = true,
                 id if want_id
-                    && id
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | ':')) =>
+                    && id.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | ':')
+                    }) =>
                 {
                     want_id = false
                 }

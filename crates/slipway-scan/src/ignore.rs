@@ -55,9 +55,9 @@ impl Ignore {
         if !self.paths.is_empty() {
             let candidates = [Some(f.target.as_str()), f.pkg_path.as_deref()];
             let hit = candidates.into_iter().flatten().any(|p| {
-                self.paths
-                    .iter()
-                    .any(|g| g.matches_with(p, GLOB) || g.matches_with(p.trim_start_matches('/'), GLOB))
+                self.paths.iter().any(|g| {
+                    g.matches_with(p, GLOB) || g.matches_with(p.trim_start_matches('/'), GLOB)
+                })
             });
             if !hit {
                 return false;
@@ -126,12 +126,11 @@ pub fn parse_plain(text: &str, path: &Path) -> Result<Vec<Ignore>, ScanError> {
         let mut expires = None;
         for word in words {
             if let Some(d) = word.strip_prefix("exp:") {
-                let parsed = NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|e| {
-                    ScanError::Malformed {
+                let parsed =
+                    NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|e| ScanError::Malformed {
                         path: path.to_path_buf(),
                         message: format!("line {}: `exp:{d}` is not a YYYY-MM-DD date: {e}", i + 1),
-                    }
-                })?;
+                    })?;
                 expires = Some(midnight(parsed));
             }
         }
@@ -200,7 +199,10 @@ pub fn parse_yaml(text: &str, path: &Path) -> Result<Vec<Ignore>, ScanError> {
             let mut paths = Vec::new();
             for p in &e.paths {
                 paths.push(glob::Pattern::new(p).map_err(|err| {
-                    malformed(format!("{kind} `{}`: paths: `{p}` is not a glob pattern: {err}", e.id))
+                    malformed(format!(
+                        "{kind} `{}`: paths: `{p}` is not a glob pattern: {err}",
+                        e.id
+                    ))
                 })?);
             }
             for p in &e.purls {

@@ -620,13 +620,17 @@ pub fn read(path: &Path) -> Result<Report, ScanError> {
                     .as_ref()
                     .map(|m| m.repo_digests.clone())
                     .unwrap_or_default(),
-                os: t.metadata.as_ref().and_then(|m| m.os.as_ref()).and_then(|o| {
-                    let family = o.family.as_deref().filter(|f| !f.is_empty())?;
-                    Some(match o.name.as_deref().filter(|n| !n.is_empty()) {
-                        Some(n) => format!("{family} {n}"),
-                        None => family.to_owned(),
-                    })
-                }),
+                os: t
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.os.as_ref())
+                    .and_then(|o| {
+                        let family = o.family.as_deref().filter(|f| !f.is_empty())?;
+                        Some(match o.name.as_deref().filter(|n| !n.is_empty()) {
+                            Some(n) => format!("{family} {n}"),
+                            None => family.to_owned(),
+                        })
+                    }),
                 findings: trivy_findings(t.results),
             }
         }

@@ -105,10 +105,10 @@ impl Component {
 
     /// Whether it identifies the software known by `ident` (a purl, or a hash).
     pub fn matches(&self, ident: &str) -> bool {
-        if let Some(id) = &self.id {
-            if id == ident || (id.starts_with("pkg:") && purl_matches(id, ident)) {
-                return true;
-            }
+        if let Some(id) = &self.id
+            && (id == ident || (id.starts_with("pkg:") && purl_matches(id, ident)))
+        {
+            return true;
         }
         self.identifiers.iter().any(|(kind, v)| {
             v == ident || (kind == "purl" && ident.starts_with("pkg:") && purl_matches(v, ident))
@@ -146,7 +146,9 @@ impl Product {
         }
         match leaf {
             None => true,
-            Some(l) => self.subcomponents.is_empty() || self.subcomponents.iter().any(|s| s.matches(l)),
+            Some(l) => {
+                self.subcomponents.is_empty() || self.subcomponents.iter().any(|s| s.matches(l))
+            }
         }
     }
 }
@@ -330,7 +332,12 @@ impl Graph {
                 });
             (ids, location)
         }
-        fn walk(g: &mut Graph, refs: &mut BTreeMap<String, usize>, list: &Value, parent: Option<usize>) {
+        fn walk(
+            g: &mut Graph,
+            refs: &mut BTreeMap<String, usize>,
+            list: &Value,
+            parent: Option<usize>,
+        ) {
             for c in list.as_array().into_iter().flatten() {
                 let (ids, loc) = cdx_node(c);
                 let i = g.add(ids, loc);
@@ -394,7 +401,10 @@ impl Graph {
             }
         }
         for f in doc["files"].as_array().into_iter().flatten() {
-            let i = g.add(Vec::new(), f["fileName"].as_str().map(|n| norm_path(n).to_owned()));
+            let i = g.add(
+                Vec::new(),
+                f["fileName"].as_str().map(|n| norm_path(n).to_owned()),
+            );
             if let Some(id) = f["SPDXID"].as_str() {
                 ids.insert(id.to_owned(), i);
             }
@@ -415,7 +425,10 @@ impl Graph {
             }
             let (parent, child) = match kind {
                 "CONTAINS" | "DEPENDS_ON" => (a, b),
-                "CONTAINED_BY" | "DEPENDENCY_OF" | "BUILD_DEPENDENCY_OF" | "RUNTIME_DEPENDENCY_OF" => (b, a),
+                "CONTAINED_BY"
+                | "DEPENDENCY_OF"
+                | "BUILD_DEPENDENCY_OF"
+                | "RUNTIME_DEPENDENCY_OF" => (b, a),
                 _ => continue,
             };
             if let (Some(&p), Some(&c)) = (ids.get(parent), ids.get(child)) {
@@ -428,14 +441,21 @@ impl Graph {
     /// The nodes that are the package `purl` (at `targets`, when some node is there).
     fn find(&self, purl: &str, targets: &[&str]) -> Vec<usize> {
         let all: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].ids.iter().any(|id| purl_same_package(id, purl)))
+            .filter(|&i| {
+                self.nodes[i]
+                    .ids
+                    .iter()
+                    .any(|id| purl_same_package(id, purl))
+            })
             .collect();
         let here: Vec<usize> = all
             .iter()
             .copied()
             .filter(|&i| {
                 self.nodes[i].location.as_deref().is_some_and(|l| {
-                    targets.iter().any(|t| !t.is_empty() && norm_path(l) == norm_path(t))
+                    targets
+                        .iter()
+                        .any(|t| !t.is_empty() && norm_path(l) == norm_path(t))
                 })
             })
             .collect();
@@ -626,9 +646,15 @@ pub fn purl_matches(general: &str, specific: &str) -> bool {
     g.ty == s.ty
         && g.namespace == s.namespace
         && g.name == s.name
-        && g.version.as_ref().is_none_or(|v| s.version.as_ref() == Some(v))
-        && g.subpath.as_ref().is_none_or(|p| s.subpath.as_ref() == Some(p))
-        && g.qualifiers.iter().all(|(k, v)| s.qualifiers.get(k) == Some(v))
+        && g.version
+            .as_ref()
+            .is_none_or(|v| s.version.as_ref() == Some(v))
+        && g.subpath
+            .as_ref()
+            .is_none_or(|p| s.subpath.as_ref() == Some(p))
+        && g.qualifiers
+            .iter()
+            .all(|(k, v)| s.qualifiers.get(k) == Some(v))
 }
 
 /// Whether two purls name the same package and version (qualifiers aside).
@@ -738,7 +764,9 @@ fn read_openvex(value: Value, path: &Path) -> Result<Vec<VexStatement>, ScanErro
     let doc: OpenVex = serde_path_json(value).map_err(|e| malformed(format!("OpenVEX: {e}")))?;
     let doc_time = match &doc.timestamp {
         Some(t) => Some(time(t).ok_or_else(|| {
-            malformed(format!("OpenVEX: document timestamp `{t}` is not an RFC 3339 time"))
+            malformed(format!(
+                "OpenVEX: document timestamp `{t}` is not an RFC 3339 time"
+            ))
         })?),
         None => None,
     };
@@ -766,7 +794,9 @@ fn read_openvex(value: Value, path: &Path) -> Result<Vec<VexStatement>, ScanErro
         })?;
         let timestamp = match &s.timestamp {
             Some(t) => Some(time(t).ok_or_else(|| {
-                malformed(format!("OpenVEX {at}: timestamp `{t}` is not an RFC 3339 time"))
+                malformed(format!(
+                    "OpenVEX {at}: timestamp `{t}` is not an RFC 3339 time"
+                ))
             })?),
             None => doc_time,
         };
@@ -802,7 +832,11 @@ fn serde_path_json<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String
     serde_path_to_error::deserialize(v).map_err(|e| {
         let p = e.path().to_string();
         let inner = e.into_inner();
-        if p == "." { inner.to_string() } else { format!("{p}: {inner}") }
+        if p == "." {
+            inner.to_string()
+        } else {
+            format!("{p}: {inner}")
+        }
     })
 }
 

@@ -462,7 +462,11 @@ fn sarif_and_gitlab_reports_validate_against_their_schemas() {
             .filter(|f| f.kind == Kind::Vulnerability)
             .map(|f| (&f.id, &f.package, &f.version, &f.target))
             .collect();
-        assert_eq!(ids.len(), distinct.len(), "{name}: one per distinct finding");
+        assert_eq!(
+            ids.len(),
+            distinct.len(),
+            "{name}: one per distinct finding"
+        );
         if let Some(os) = &r.os {
             assert!(
                 g["vulnerabilities"]
@@ -564,7 +568,10 @@ fn gomod_repo_graph(report: &report::Report) -> Graph {
     ] {
         let file = g.add(Vec::new(), Some(target.to_owned()));
         g.link(root, file);
-        let main = g.add(vec![format!("pkg:golang/{module}")], Some(target.to_owned()));
+        let main = g.add(
+            vec![format!("pkg:golang/{module}")],
+            Some(target.to_owned()),
+        );
         g.link(file, main);
         for f in report.findings.iter().filter(|f| f.target == target) {
             let dep = g.add(vec![f.purl.clone().unwrap()], Some(target.to_owned()));
@@ -588,7 +595,11 @@ fn openvex_applied_to_gomod_suppresses_exactly_what_trivy_removed() {
     // What Trivy itself removed: gomod.json minus gomod-vex.json (same scan, with the VEX).
     let before = raw_vulns(&report_path);
     let after = raw_vulns(&fixture("trivy/gomod-vex.json"));
-    let removed: Vec<_> = before.iter().filter(|v| !after.contains(v)).cloned().collect();
+    let removed: Vec<_> = before
+        .iter()
+        .filter(|v| !after.contains(v))
+        .cloned()
+        .collect();
     assert_eq!(removed.len(), 1, "{removed:?}");
 
     let o = Policy {
@@ -606,7 +617,9 @@ fn openvex_applied_to_gomod_suppresses_exactly_what_trivy_removed() {
     assert_eq!(kept, after, "everything else still blocks");
     assert!(
         o.ignored[0].reason.contains("not_affected")
-            && o.ignored[0].reason.contains("vulnerable_code_not_in_execute_path")
+            && o.ignored[0]
+                .reason
+                .contains("vulnerable_code_not_in_execute_path")
             && o.ignored[0].reason.contains("github.com/testdata/testdata"),
         "{}",
         o.ignored[0].reason
@@ -699,7 +712,9 @@ fn trivy_project_openvex_product_with_subcomponents_suppresses_only_inside_that_
         ..Policy::default()
     };
     for s in raw["statements"].as_array().unwrap() {
-        let sub = s["products"][0]["subcomponents"][0]["@id"].as_str().unwrap();
+        let sub = s["products"][0]["subcomponents"][0]["@id"]
+            .as_str()
+            .unwrap();
         let purl = versioned(sub);
         let name = s["vulnerability"]["name"].as_str().unwrap();
         let alias = s["vulnerability"]["aliases"][0].as_str().unwrap_or(name);
@@ -858,8 +873,16 @@ fn the_latest_openvex_statement_wins_and_statuses_decide() {
         .ignored
         .len()
     };
-    assert_eq!(with(Graph::image(vec!["pkg:oci/app@sha256%3Aabc?arch=amd64".into()])), 1);
-    assert_eq!(with(Graph::image(vec!["pkg:oci/other@sha256%3Aabc".into()])), 0);
+    assert_eq!(
+        with(Graph::image(vec![
+            "pkg:oci/app@sha256%3Aabc?arch=amd64".into()
+        ])),
+        1
+    );
+    assert_eq!(
+        with(Graph::image(vec!["pkg:oci/other@sha256%3Aabc".into()])),
+        0
+    );
     assert_eq!(with(Graph::default()), 0);
 
     // Malformed statements are refused, naming the statement.
@@ -875,7 +898,10 @@ fn the_latest_openvex_statement_wins_and_statuses_decide() {
     assert!(e.contains("statements[0]") && e.contains("name"), "{e}");
 }
 
-fn suppressed_keys(report_path: &Path, vex_files: &[&str]) -> Vec<(String, String, String, String)> {
+fn suppressed_keys(
+    report_path: &Path,
+    vex_files: &[&str],
+) -> Vec<(String, String, String, String)> {
     let r = report::read(report_path).unwrap();
     let paths: Vec<PathBuf> = vex_files.iter().map(|f| fixture(f)).collect();
     let o = Policy {
@@ -895,7 +921,9 @@ fn cyclonedx_vex_not_affected_and_fixed_suppress_exactly_the_matching_finding() 
     // DERIVED report (see MANIFEST): each upstream VEX's vulnerability+component, plus the same
     // vulnerability in another version or package and another vulnerability in the same one.
     let report_path = fixture("trivy/derived-cyclonedx-vex-targets.json");
-    let k = |t: &str, id: &str, p: &str, v: &str| (t.to_owned(), id.to_owned(), p.to_owned(), v.to_owned());
+    let k = |t: &str, id: &str, p: &str, v: &str| {
+        (t.to_owned(), id.to_owned(), p.to_owned(), v.to_owned())
+    };
     let spring = k(
         "app/app.jar",
         "CVE-2021-44228",
@@ -920,7 +948,7 @@ fn cyclonedx_vex_not_affected_and_fixed_suppress_exactly_the_matching_finding() 
     );
     assert_eq!(
         suppressed_keys(&report_path, &["vex/docs-example.cyclonedx-vex.json"]),
-        [aws.clone()]
+        [aws]
     );
     // `resolved` is CycloneDX's fixed.
     let fixed = vex::read(&fixture("vex/derived-cyclonedx-resolved.json")).unwrap();
@@ -950,7 +978,11 @@ fn ignore_expiry_starts_at_midnight_utc_of_the_date() {
     let r = report::read(&fixture("trivy/alpine-39.json")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join(".trivyignore");
-    std::fs::write(&plain, "CVE-2019-14697 exp:2026-11-22 trailing words are ignored\n").unwrap();
+    std::fs::write(
+        &plain,
+        "CVE-2019-14697 exp:2026-11-22 trailing words are ignored\n",
+    )
+    .unwrap();
     let yaml = dir.path().join(".trivyignore.yaml");
     std::fs::write(
         &yaml,
@@ -963,10 +995,18 @@ fn ignore_expiry_starts_at_midnight_utc_of_the_date() {
             ..Policy::default()
         };
         let before = p.evaluate(&r.findings, at("2026-11-21T23:59:59Z"));
-        assert!(before.pass, "{}: still ignored the day before", file.display());
+        assert!(
+            before.pass,
+            "{}: still ignored the day before",
+            file.display()
+        );
         assert!(before.expired.is_empty());
         let after = p.evaluate(&r.findings, at("2026-11-22T00:00:01Z"));
-        assert!(!after.pass, "{}: expired from 00:00 UTC on the date", file.display());
+        assert!(
+            !after.pass,
+            "{}: expired from 00:00 UTC on the date",
+            file.display()
+        );
         assert_eq!(after.expired.len(), 1, "{:?}", after.expired);
         assert!(after.expired[0].contains("2026-11-22"));
     }
@@ -1027,7 +1067,10 @@ fn ignore_paths_glob_the_target_or_the_package_path() {
     assert!(ignored_with("\"var/lib/gems/**/activesupport-*.gemspec\""));
     assert!(ignored_with("\"**/*.gemspec\""));
     assert!(ignored_with("\"Ruby\""));
-    assert!(!ignored_with("\"var/lib/gems/*.gemspec\""), "* stays within a segment");
+    assert!(
+        !ignored_with("\"var/lib/gems/*.gemspec\""),
+        "* stays within a segment"
+    );
     assert!(!ignored_with("\"usr/lib/**\""));
     // The upstream docs example's entry (a PkgPath) matches a finding at that package path.
     let docs = ignore::read(&fixture("ignore/docs-example.trivyignore.yaml")).unwrap();
@@ -1064,9 +1107,13 @@ fn ignore_purls_match_when_the_entry_qualifiers_are_a_subset() {
     assert!(pass_with("pkg:deb/debian/libidn2-0"));
     assert!(pass_with("pkg:deb/debian/libidn2-0@2.0.5-1"));
     assert!(pass_with("pkg:deb/debian/libidn2-0?arch=amd64"));
-    assert!(pass_with("pkg:deb/debian/libidn2-0@2.0.5-1?distro=debian-10.1&arch=amd64"));
+    assert!(pass_with(
+        "pkg:deb/debian/libidn2-0@2.0.5-1?distro=debian-10.1&arch=amd64"
+    ));
     assert!(!pass_with("pkg:deb/debian/libidn2-0?arch=arm64"));
-    assert!(!pass_with("pkg:deb/debian/libidn2-0?arch=amd64&distro=debian-11"));
+    assert!(!pass_with(
+        "pkg:deb/debian/libidn2-0?arch=amd64&distro=debian-11"
+    ));
     assert!(!pass_with("pkg:deb/debian/libidn2-0@2.0.5-2"));
     assert!(!pass_with("pkg:deb/debian/libidn2"));
     std::fs::write(
@@ -1094,7 +1141,8 @@ fn large_report(dir: &Path, copies: usize) -> PathBuf {
             })
         })
         .collect();
-    let doc = serde_json::json!({"SchemaVersion": 2, "ArtifactName": "derived", "Results": results});
+    let doc =
+        serde_json::json!({"SchemaVersion": 2, "ArtifactName": "derived", "Results": results});
     let p = dir.join("large.json");
     std::fs::write(&p, serde_json::to_vec(&doc).unwrap()).unwrap();
     p
@@ -1104,7 +1152,11 @@ fn large_report(dir: &Path, copies: usize) -> PathBuf {
 fn sarif_is_capped_within_githubs_limits_with_rule_ids_from_the_finding_ids() {
     let dir = tempfile::tempdir().unwrap();
     let r = report::read(&large_report(dir.path(), 1000)).unwrap();
-    assert!(r.findings.len() > render::SARIF_MAX_RESULTS, "{}", r.findings.len());
+    assert!(
+        r.findings.len() > render::SARIF_MAX_RESULTS,
+        "{}",
+        r.findings.len()
+    );
     let s = render::sarif(&r.findings, &[], "0.1.0", "app@sha256:00");
     let bytes = serde_json::to_vec(&s).unwrap();
     let results = s["runs"][0]["results"].as_array().unwrap();
@@ -1114,8 +1166,16 @@ fn sarif_is_capped_within_githubs_limits_with_rule_ids_from_the_finding_ids() {
     // locations per result, 20 tags per rule.
     assert!(bytes.len() < 10 * 1000 * 1000, "{} bytes", bytes.len());
     assert!(rules.len() <= 25_000);
-    assert!(results.iter().all(|r| r["locations"].as_array().unwrap().len() <= 1000));
-    assert!(rules.iter().all(|r| r["properties"]["tags"].as_array().unwrap().len() <= 20));
+    assert!(
+        results
+            .iter()
+            .all(|r| r["locations"].as_array().unwrap().len() <= 1000)
+    );
+    assert!(
+        rules
+            .iter()
+            .all(|r| r["properties"]["tags"].as_array().unwrap().len() <= 20)
+    );
     // The most severe come first: every critical finding made it in.
     let critical = r
         .findings
@@ -1124,12 +1184,18 @@ fn sarif_is_capped_within_githubs_limits_with_rule_ids_from_the_finding_ids() {
         .count();
     let shown_critical = results
         .iter()
-        .filter(|x| x["message"]["text"].as_str().unwrap().starts_with("CRITICAL "))
+        .filter(|x| {
+            x["message"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("CRITICAL ")
+        })
         .count();
     assert_eq!(shown_critical, critical.min(render::SARIF_MAX_RESULTS));
     let large = dir.path().join("large.sarif");
     std::fs::write(&large, &bytes).unwrap();
-    let (ok, out) = slipway_test::check_jsonschema(&fixture("schemas/sarif-schema-2.1.0.json"), &large);
+    let (ok, out) =
+        slipway_test::check_jsonschema(&fixture("schemas/sarif-schema-2.1.0.json"), &large);
     assert!(ok, "{out}");
 
     // Rule ids are the finding ids, and stay the same whatever the order of the report.
@@ -1149,7 +1215,13 @@ fn sarif_is_capped_within_githubs_limits_with_rule_ids_from_the_finding_ids() {
             .map(|x| {
                 let rule = x["ruleId"].as_str().unwrap().to_owned();
                 assert_eq!(rules[x["ruleIndex"].as_u64().unwrap() as usize], rule);
-                (x["partialFingerprints"]["slipway/v1"].as_str().unwrap().to_owned(), rule)
+                (
+                    x["partialFingerprints"]["slipway/v1"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                    rule,
+                )
             })
             .collect();
         by_print.sort();
@@ -1185,7 +1257,11 @@ fn suppressed_findings_are_sarif_suppressions_and_left_out_of_gitlab() {
     assert!(!o.ignored.is_empty());
     let s = render::sarif(&r.findings, &o.ignored, "0.1.0", "app@sha256:00");
     let results = s["runs"][0]["results"].as_array().unwrap();
-    assert_eq!(results.len(), r.findings.len(), "suppressed ones are still results");
+    assert_eq!(
+        results.len(),
+        r.findings.len(),
+        "suppressed ones are still results"
+    );
     let suppressed: Vec<&Value> = results
         .iter()
         .filter(|x| x.get("suppressions").is_some())
@@ -1227,8 +1303,16 @@ fn suppressed_findings_are_sarif_suppressions_and_left_out_of_gitlab() {
     );
     let vulns = g["vulnerabilities"].as_array().unwrap();
     assert_eq!(vulns.len(), r.findings.len() - o.ignored.len());
-    assert!(vulns.iter().all(|v| v["identifiers"][0]["value"] != "CVE-2019-14697"));
-    assert!(vulns.iter().all(|v| v["name"].as_str().unwrap().chars().count() <= 255));
+    assert!(
+        vulns
+            .iter()
+            .all(|v| v["identifiers"][0]["value"] != "CVE-2019-14697")
+    );
+    assert!(
+        vulns
+            .iter()
+            .all(|v| v["name"].as_str().unwrap().chars().count() <= 255)
+    );
     assert_eq!(vulns[0]["name"].as_str().unwrap().chars().count(), 255);
     let p = dir.path().join("gl.json");
     std::fs::write(&p, serde_json::to_vec(&g).unwrap()).unwrap();

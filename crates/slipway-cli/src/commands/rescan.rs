@@ -347,7 +347,9 @@ pub fn rescan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure>
         md.push_str(&format!(
             "\n> ⚠️ the ignore of {} expires on {}\n",
             s.finding.id,
-            s.expires.map(slipway_scan::render::when).unwrap_or_default()
+            s.expires
+                .map(slipway_scan::render::when)
+                .unwrap_or_default()
         ));
     }
     let json = serde_json::json!({

@@ -232,8 +232,7 @@ fn run_tool(
 ) -> Result<(), Failure> {
     // The platform's own manifest: trivy ignores --platform for a layout.
     let single = out.with_extension("layout");
-    let source =
-        crate::commands::scan_sbom::layout_source(tool, layout, Some(manifest), &single)?;
+    let source = crate::commands::scan_sbom::layout_source(tool, layout, Some(manifest), &single)?;
     let mut cmd = std::process::Command::new(tool);
     match tool {
         "trivy" => {

@@ -159,7 +159,9 @@ pub(crate) fn policy(ctx: &Context, args: &ScanSbomArgs) -> Result<(Policy, Seve
                 "policy.scan.allow[{i}].reason: the allow rule for `{}` has no reason",
                 a.package
             ))
-            .with_hint("say why the findings are accepted; the reason goes into the state and the summary"));
+            .with_hint(
+                "say why the findings are accepted; the reason goes into the state and the summary",
+            ));
         }
         if a.package.trim().is_empty() {
             return Err(Failure::usage(format!(
@@ -368,7 +370,11 @@ fn sbom_facts(paths: &[PathBuf]) -> Result<Option<Facts>, Failure> {
 }
 
 /// The purl and digests an image is known by in VEX documents.
-pub(crate) fn image_ids(name: &str, digests: &[&Digest], platform: Option<&Platform>) -> Vec<String> {
+pub(crate) fn image_ids(
+    name: &str,
+    digests: &[&Digest],
+    platform: Option<&Platform>,
+) -> Vec<String> {
     let mut ids = Vec::new();
     for d in digests {
         ids.push(slipway_sbom::image_purl(
@@ -420,7 +426,12 @@ fn listed(layout: &Path, manifest: &Digest) -> bool {
 /// A layout of just `manifest` (its blobs linked from `layout`), for scanners that take the
 /// first image of a layout.
 fn single_manifest_layout(layout: &Path, manifest: &Digest, dest: &Path) -> std::io::Result<()> {
-    let blob = |d: &Digest| layout.join("blobs").join(d.algorithm().name()).join(d.hex());
+    let blob = |d: &Digest| {
+        layout
+            .join("blobs")
+            .join(d.algorithm().name())
+            .join(d.hex())
+    };
     let bytes = std::fs::read(blob(manifest))?;
     let m: serde_json::Value = serde_json::from_slice(&bytes)?;
     let mut digests = vec![manifest.clone()];
@@ -436,7 +447,10 @@ fn single_manifest_layout(layout: &Path, manifest: &Digest, dest: &Path) -> std:
         let from = std::fs::canonicalize(blob(d))?;
         std::os::unix::fs::symlink(from, to)?;
     }
-    std::fs::write(dest.join("oci-layout"), b"{\"imageLayoutVersion\":\"1.0.0\"}")?;
+    std::fs::write(
+        dest.join("oci-layout"),
+        b"{\"imageLayoutVersion\":\"1.0.0\"}",
+    )?;
     let index = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
@@ -659,9 +673,8 @@ pub(crate) fn warn_ignores(ctx: &Context, o: &Outcome) {
 pub(crate) fn blocking_summary(o: &Outcome, fail_on: Severity) -> String {
     let n = |k: Kind| o.blocking.iter().filter(|f| f.kind == k).count();
     let mut parts = Vec::new();
-    let plural = |n: usize, one: &str, many: &str| {
-        format!("{n} {}", if n == 1 { one } else { many })
-    };
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     if n(Kind::Vulnerability) > 0 {
         parts.push(format!(
             "{} at or above {fail_on}",
@@ -677,11 +690,19 @@ pub(crate) fn blocking_summary(o: &Outcome, fail_on: Severity) -> String {
     if n(Kind::Misconfiguration) > 0 {
         parts.push(format!(
             "{} at or above {fail_on}",
-            plural(n(Kind::Misconfiguration), "misconfiguration", "misconfigurations")
+            plural(
+                n(Kind::Misconfiguration),
+                "misconfiguration",
+                "misconfigurations"
+            )
         ));
     }
     if n(Kind::License) > 0 {
-        parts.push(plural(n(Kind::License), "denied license", "denied licenses"));
+        parts.push(plural(
+            n(Kind::License),
+            "denied license",
+            "denied licenses",
+        ));
     }
     parts.join(", ")
 }
@@ -1095,7 +1116,9 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
                         "{tool} scanned image {id}, not {image} ({}, config {config})",
                         p.platform
                     ))
-                    .with_hint(format!("does this {tool} support --platform with an OCI layout?")));
+                    .with_hint(format!(
+                        "does this {tool} support --platform with an OCI layout?"
+                    )));
                 }
                 let mut findings = report.findings;
                 if let Some(f) = f {
