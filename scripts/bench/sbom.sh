@@ -3,8 +3,9 @@
 #
 # Builds examples/hello-go (three platforms) into an OCI layout, then times, side by side:
 #   slipway  `slipway scan-sbom --sbom-only --sbom-format cyclonedx` (all three platforms)
-#   trivy    `trivy image --input LAYOUT --platform P --format cyclonedx` for each platform, each
-#            run with an empty cache directory so it analyses the layers (as slipway does)
+#   trivy    `trivy image --input LAYOUT@MANIFEST --format cyclonedx` for each platform's manifest
+#            (trivy ignores --platform for a layout and would analyse the first image three times),
+#            each run with an empty cache directory so it analyses the layers (as slipway does)
 # Prints:
 #   BENCH sbom.slipway_seconds       median wall time of one slipway run (3 platforms)
 #   BENCH sbom.trivy_seconds         median wall time of trivy over the same 3 platforms
@@ -30,11 +31,12 @@ export GOPROXY GOSUMDB=off GOFLAGS=-mod=mod SOURCE_DATE_EPOCH=1700000000
 "$slipway" -q build >&2
 
 ours() { "$slipway" -q scan-sbom --sbom-only --sbom-format cyclonedx >/dev/null; }
+manifests=$(jq -r '.images.hello.platforms[].manifest.digest' .slipway/state.json)
 theirs() {
-  local cache
-  for p in linux/amd64 linux/arm64 linux/ppc64le; do
+  local cache m
+  for m in $manifests; do
     cache=$(mktemp -d "$work/trivy-cache.XXXXXX")
-    TRIVY_CACHE_DIR=$cache "$trivy" image -q --input .slipway/oci --platform "$p" --format cyclonedx >/dev/null
+    TRIVY_CACHE_DIR=$cache "$trivy" image -q --input ".slipway/oci@$m" --format cyclonedx >/dev/null
     rm -rf "$cache"
   done
 }

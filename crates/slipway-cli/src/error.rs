@@ -27,6 +27,22 @@ impl fmt::Display for Message {
 
 impl std::error::Error for Message {}
 
+/// A message with the command's data document, so that `--output-format json` prints one
+/// document (the data with an `error` member) rather than the data and then the error.
+#[derive(Debug)]
+struct WithData {
+    message: String,
+    data: serde_json::Value,
+}
+
+impl fmt::Display for WithData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for WithData {}
+
 impl<E: Diagnostic> From<E> for Failure {
     fn from(e: E) -> Failure {
         Failure {
@@ -55,6 +71,18 @@ impl Failure {
     /// A gate or policy said no (exit 1).
     pub fn denied(message: impl Into<String>) -> Failure {
         Failure::new(ExitClass::Denied, message)
+    }
+
+    /// A gate said no (exit 1), with the data document it reached (a verdict).
+    pub fn denied_with_data(message: impl Into<String>, data: serde_json::Value) -> Failure {
+        Failure {
+            class: ExitClass::Denied,
+            error: Box::new(WithData {
+                message: message.into(),
+                data,
+            }),
+            hint: None,
+        }
     }
 
     /// An external system failed (exit 3).
@@ -100,18 +128,28 @@ impl Failure {
         self.class.code()
     }
 
-    /// The failure as JSON (for `--output-format json`).
+    /// The failure as JSON (for `--output-format json`): the data document, when the failure
+    /// carries one, with an `error` member.
     pub fn to_json(&self) -> serde_json::Value {
         let chain = self.chain();
-        serde_json::json!({
-            "error": {
-                "class": self.class.label(),
-                "exit_code": self.code(),
-                "message": chain[0],
-                "causes": &chain[1..],
-                "hint": self.hint,
+        let error = serde_json::json!({
+            "class": self.class.label(),
+            "exit_code": self.code(),
+            "message": chain[0],
+            "causes": &chain[1..],
+            "hint": self.hint,
+        });
+        match self.error.downcast_ref::<WithData>() {
+            Some(WithData {
+                data: serde_json::Value::Object(map),
+                ..
+            }) => {
+                let mut map = map.clone();
+                map.insert("error".into(), error);
+                serde_json::Value::Object(map)
             }
-        })
+            _ => serde_json::json!({ "error": error }),
+        }
     }
 }
 

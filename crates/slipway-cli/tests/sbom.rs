@@ -217,24 +217,87 @@ fn go_sboms_match_go_version_m_validate_cover_trivy_and_are_byte_identical() {
             .filter_map(|c| prop(c, "slipway:go.replaces").map(str::to_owned))
             .collect();
         assert_eq!(replaced, want.replaced);
+
+        // Relationships: the main module depends on every other module linked and on the
+        // standard library, in both documents.
+        let main_name = main["name"].as_str().unwrap();
+        let mut want_deps: BTreeSet<String> = want
+            .modules
+            .iter()
+            .map(|m| m.0.clone())
+            .filter(|n| n != main_name)
+            .collect();
+        want_deps.insert("stdlib".into());
+        let name_of_ref: std::collections::BTreeMap<&str, &str> = comps
+            .iter()
+            .filter_map(|c| Some((c["bom-ref"].as_str()?, c["name"].as_str()?)))
+            .collect();
+        let cdx_deps: BTreeSet<String> = bom["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["ref"] == main["bom-ref"])
+            .unwrap()["dependsOn"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| name_of_ref[r.as_str().unwrap()].to_owned())
+            .collect();
+        assert_eq!(cdx_deps, want_deps, "{platform}: CycloneDX dependsOn");
+        let spdx_name: std::collections::BTreeMap<&str, &str> = spdx["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["SPDXID"].as_str().unwrap(), p["name"].as_str().unwrap()))
+            .collect();
+        let spdx_main = spdx["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["primaryPackagePurpose"] == "APPLICATION")
+            .unwrap()["SPDXID"]
+            .as_str()
+            .unwrap();
+        let spdx_deps: BTreeSet<String> = spdx["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["spdxElementId"] == spdx_main && r["relationshipType"] == "DEPENDS_ON")
+            .map(|r| spdx_name[r["relatedSpdxElement"].as_str().unwrap()].to_owned())
+            .collect();
+        assert_eq!(spdx_deps, want_deps, "{platform}: SPDX DEPENDS_ON");
+        // The binary's file CONTAINS the modules linked into it.
+        let file_id = spdx["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["fileName"] == "./usr/local/bin/hello")
+            .unwrap()["SPDXID"]
+            .as_str()
+            .unwrap();
+        let contained = spdx["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["spdxElementId"] == file_id && r["relationshipType"] == "CONTAINS")
+            .count();
+        assert_eq!(
+            contained,
+            want.modules.len() + 1,
+            "{platform}: modules + stdlib"
+        );
         assert_eq!(
             main["evidence"]["occurrences"][0]["location"],
             "/usr/local/bin/hello"
         );
 
-        // Trivy's SBOM of the same layout lists no Go module we miss.
+        // Trivy's SBOM of the same platform's manifest lists no Go module we miss (trivy takes
+        // a layout's first image whatever --platform says: it is given the manifest's digest).
+        let manifest = bom["metadata"]["component"]["version"].as_str().unwrap();
         let out = Command::new(tool("trivy"))
             .env("TRIVY_CACHE_DIR", &cache)
-            .args([
-                "image",
-                "-q",
-                "--format",
-                "cyclonedx",
-                "--platform",
-                platform,
-                "--input",
-            ])
-            .arg(&layout)
+            .args(["image", "-q", "--format", "cyclonedx", "--input"])
+            .arg(format!("{}@{manifest}", layout.display()))
             .output()
             .unwrap();
         assert!(
@@ -243,6 +306,18 @@ fn go_sboms_match_go_version_m_validate_cover_trivy_and_are_byte_identical() {
             String::from_utf8_lossy(&out.stderr)
         );
         let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let image_id = theirs["metadata"]["component"]["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "aquasecurity:trivy:ImageID")
+            .map(|p| p["value"].clone());
+        let state = read_json(&ex.join(".slipway/state.json"));
+        assert_eq!(
+            image_id.as_ref(),
+            Some(&state["images"]["hello"]["platforms"][platform]["config"]),
+            "{platform}: trivy read that platform's image"
+        );
         let names: BTreeSet<(String, String)> = cdx_packages(&bom, "golang")
             .into_iter()
             .map(|p| (p.0, p.1))
@@ -296,6 +371,42 @@ fn go_sboms_match_go_version_m_validate_cover_trivy_and_are_byte_identical() {
     let state = read_json(&ex.join(".slipway/state.json"));
     assert_eq!(state["sboms"].as_array().unwrap().len(), 6);
 
+    // The documents carry SOURCE_DATE_EPOCH (1700000000, set by build_cmd) as their time...
+    for f in &files {
+        let doc = read_json(f);
+        let when = if f.to_string_lossy().ends_with(".spdx.json") {
+            doc["creationInfo"]["created"].clone()
+        } else {
+            doc["metadata"]["timestamp"].clone()
+        };
+        assert_eq!(when, "2023-11-14T22:13:20Z", "{}", f.display());
+    }
+    // ...and a rebuild of the same sources in another directory gives the same bytes.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let ex2 = copy_example("hello-go", elsewhere.path());
+    let r = run(&mut build_cmd("slipway-build", &ex2));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(build_cmd("slipway-scan-sbom", &ex2).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let files2 = sbom_files(&ex2);
+    assert_eq!(
+        files
+            .iter()
+            .map(|f| f.file_name().unwrap())
+            .collect::<Vec<_>>(),
+        files2
+            .iter()
+            .map(|f| f.file_name().unwrap())
+            .collect::<Vec<_>>()
+    );
+    for (a, b) in files.iter().zip(&files2) {
+        assert!(
+            std::fs::read(a).unwrap() == std::fs::read(b).unwrap(),
+            "{} differs when built in another directory",
+            b.display()
+        );
+    }
+
     let r = run(build_cmd("slipway-scan-sbom", &ex).args(["--sbom-only", "--sbom-format", "xml"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--sbom-format"), "{}", r.stderr);
@@ -330,7 +441,10 @@ fn rust_sbom_lists_exactly_the_crates_cargo_auditable_embedded() {
             "-c",
             "import sys, zlib, json\n\
              d = json.loads(zlib.decompress(open(sys.argv[1], 'rb').read()))\n\
-             for p in d['packages']: print(p['name'], p['version'], sep='\\t')",
+             ps = d['packages']\n\
+             for p in ps: print(p['name'], p['version'], sep='\\t')\n\
+             for p in ps:\n\
+             \x20   for i in p.get('dependencies', []): print('dep', p['name'], ps[i]['name'], sep='\\t')",
         ])
         .arg(&section)
         .output()
@@ -340,14 +454,27 @@ fn rust_sbom_lists_exactly_the_crates_cargo_auditable_embedded() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let embedded: BTreeSet<(String, String)> = String::from_utf8(out.stdout)
-        .unwrap()
+    let text = String::from_utf8(out.stdout).unwrap();
+    let embedded: BTreeSet<(String, String)> = text
         .lines()
+        .filter(|l| !l.starts_with("dep\t"))
         .map(|l| {
             let (n, v) = l.split_once('\t').unwrap();
             (n.to_owned(), v.to_owned())
         })
         .collect();
+    let embedded_edges: BTreeSet<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("dep\t"))
+        .map(|l| {
+            let (a, b) = l.split_once('\t').unwrap();
+            (a.to_owned(), b.to_owned())
+        })
+        .collect();
+    assert!(
+        !embedded_edges.is_empty(),
+        "hello-rust depends on its crates"
+    );
     assert!(
         embedded.len() >= 3,
         "hello-rust, greeting, itoa: {embedded:?}"
@@ -375,6 +502,55 @@ fn rust_sbom_lists_exactly_the_crates_cargo_auditable_embedded() {
         purls.iter().any(|p| p.starts_with("pkg:cargo/itoa@")),
         "{purls:?}"
     );
+    // The dependency links between crates are the embedded ones, in both documents.
+    let comps = bom["components"].as_array().unwrap();
+    let name_of_ref: std::collections::BTreeMap<&str, &str> = comps
+        .iter()
+        .filter(|c| prop(c, "slipway:ecosystem") == Some("cargo"))
+        .filter_map(|c| Some((c["bom-ref"].as_str()?, c["name"].as_str()?)))
+        .collect();
+    let cdx_edges: BTreeSet<(String, String)> = bom["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| Some((name_of_ref.get(d["ref"].as_str()?)?, d)))
+        .flat_map(|(from, d)| {
+            d["dependsOn"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|to| {
+                    (
+                        from.to_string(),
+                        name_of_ref[to.as_str().unwrap()].to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(cdx_edges, embedded_edges, "CycloneDX dependencies");
+    let spdx_name: std::collections::BTreeMap<&str, &str> = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["SPDXID"].as_str().unwrap(), p["name"].as_str().unwrap()))
+        .collect();
+    let spdx_edges: BTreeSet<(String, String)> = spdx["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            let a = spdx_name.get(r["spdxElementId"].as_str()?)?;
+            let b = spdx_name.get(r["relatedSpdxElement"].as_str()?)?;
+            match r["relationshipType"].as_str()? {
+                "DEPENDS_ON" => Some((a.to_string(), b.to_string())),
+                // Build dependencies read the other way round.
+                "BUILD_DEPENDENCY_OF" => Some((b.to_string(), a.to_string())),
+                _ => None,
+            }
+        })
+        .collect();
+    assert_eq!(spdx_edges, embedded_edges, "SPDX relationships");
 }
 
 #[test]
@@ -648,4 +824,589 @@ fn rescan_from_sboms_records_new_verdicts_for_the_manifest_and_its_index() {
         1,
         "bad input recorded a verdict"
     );
+}
+
+/// A two-platform image of small programs, with four entries of this machine's dpkg database
+/// (kept small: trivy and pyspdxtools are slow on hundreds of packages), os-release and two
+/// DEP-5 copyright files (grep: GPL-3+, zlib1g: Zlib).
+fn licensed_image(d: &Path) {
+    std::fs::write(d.join(".gitignore"), ".slipway/\n").unwrap();
+    let status = std::fs::read_to_string("/var/lib/dpkg/status").unwrap();
+    let keep: Vec<&str> = status
+        .split("\n\n")
+        .filter(|p| {
+            p.lines().any(|l| {
+                ["grep", "zlib1g", "dpkg", "libc6"]
+                    .iter()
+                    .any(|k| l == format!("Package: {k}"))
+            })
+        })
+        .collect();
+    assert_eq!(
+        keep.len(),
+        4,
+        "grep, zlib1g, dpkg and libc6 are installed here"
+    );
+    std::fs::write(d.join("status"), keep.join("\n\n") + "\n").unwrap();
+    for p in ["amd64", "arm64"] {
+        std::fs::write(d.join(format!("app-linux-{p}")), b"#!/bin/sh\necho hi\n").unwrap();
+    }
+    let mut c = common::cmd("slipway-build", d);
+    c.args([
+        "--name",
+        "app",
+        "--binary",
+        "app-{os}-{arch}",
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--file",
+        "status:/var/lib/dpkg/status",
+        "--file",
+        "/etc/os-release:/etc/os-release",
+    ]);
+    for pkg in ["grep", "zlib1g"] {
+        let src = std::fs::canonicalize(format!("/usr/share/doc/{pkg}/copyright")).unwrap();
+        c.arg("--file")
+            .arg(format!("{}:/usr/share/doc/{pkg}/copyright", src.display()));
+    }
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+fn with_trivy(c: &mut Command, d: &Path) {
+    let trivy = tool("trivy");
+    c.env(
+        "PATH",
+        format!(
+            "{}:{}",
+            trivy.parent().unwrap().display(),
+            std::env::var("PATH").unwrap()
+        ),
+    )
+    .env("TRIVY_CACHE_DIR", d.join("trivy-cache"));
+}
+
+fn validate_cdx_any(file: &Path) -> (bool, String) {
+    let out = Command::new(tool("python3"))
+        .args([
+            "-c",
+            "import sys, json\n\
+             from cyclonedx.validation.json import JsonStrictValidator\n\
+             from cyclonedx.schema import SchemaVersion\n\
+             doc = open(sys.argv[1]).read()\n\
+             v = json.loads(doc)['specVersion']\n\
+             err = JsonStrictValidator(SchemaVersion.from_version(v)).validate_str(doc)\n\
+             print(err if err else 'valid ' + v)\n\
+             sys.exit(1 if err else 0)",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn trivy_as_the_sbom_tool_writes_valid_sboms_of_each_platform_and_records_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    licensed_image(d);
+    let mut c = common::cmd("slipway-scan-sbom", d);
+    with_trivy(&mut c, d);
+    let r = run(c.args(["--sbom-only", "--sbom-tool", "trivy"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let state = read_json(&d.join(".slipway/state.json"));
+    let records = state["sboms"].as_array().unwrap();
+    assert_eq!(records.len(), 4, "two formats for two platforms");
+    let version = Command::new(tool("trivy"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8(version.stdout).unwrap();
+    let v = version
+        .lines()
+        .find_map(|l| l.strip_prefix("Version:"))
+        .unwrap()
+        .trim();
+    for rec in records {
+        assert_eq!(rec["tool"], format!("trivy {v}"));
+        let path = d.join(rec["path"].as_str().unwrap());
+        assert_eq!(
+            rec["sha256"],
+            slipway_test::sha256_digest(&std::fs::read(&path).unwrap())
+        );
+        let (ok, out) = if rec["format"] == "spdx-json" {
+            validate_spdx(&path)
+        } else {
+            validate_cdx_any(&path)
+        };
+        assert!(ok, "{}: {out}", path.display());
+    }
+    // Each platform's SBOM is of that platform's image (trivy names the config digest).
+    for (platform, p) in state["images"]["app"]["platforms"].as_object().unwrap() {
+        let stem = platform.replace('/', "-");
+        let bom = read_json(&d.join(format!(".slipway/sbom/app-{stem}.cdx.json")));
+        let image_id = bom["metadata"]["component"]["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "aquasecurity:trivy:ImageID")
+            .unwrap()["value"]
+            .clone();
+        assert_eq!(image_id, p["config"], "{platform}");
+    }
+
+    // The deny-list reads licenses from trivy's SBOM too: zlib1g is Zlib.
+    let report = d.join("gomod.json");
+    std::fs::copy(scan_fixture("gomod.json"), &report).unwrap();
+    let mut c = common::cmd("slipway-scan-sbom", d);
+    with_trivy(&mut c, d);
+    let r = run(c.args([
+        "--sbom-tool",
+        "trivy",
+        "--sbom-format",
+        "cyclonedx",
+        "--report",
+        "gomod.json",
+        "--deny-license",
+        "Zlib",
+    ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("1 denied license") && r.stderr.contains("denied license Zlib in zlib1g"),
+        "{}",
+        r.stderr
+    );
+
+    // A tool whose version cannot be read is recorded as unknown, with a warning. The stand-in
+    // passes everything to the real trivy but prints nothing for --version.
+    let bin = d.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let shim = bin.join("trivy");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\nexec {} \"$@\"\n",
+            tool("trivy").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = run(common::cmd("slipway-scan-sbom", d)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("TRIVY_CACHE_DIR", d.join("trivy-cache"))
+        .args([
+            "--sbom-only",
+            "--sbom-tool",
+            "trivy",
+            "--sbom-format",
+            "cyclonedx",
+        ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot tell which trivy"), "{}", r.stderr);
+    let state = read_json(&d.join(".slipway/state.json"));
+    assert!(
+        state["sboms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["format"] == "cyclonedx-json")
+            .all(|r| r["tool"] == "trivy unknown")
+    );
+}
+
+#[test]
+fn native_sbom_licenses_come_from_dep5_copyright_files_and_gate_on_rescan() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    licensed_image(d);
+    let r = run(common::cmd("slipway-scan-sbom", d).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bom = read_json(&d.join(".slipway/sbom/app-linux-amd64.cdx.json"));
+    let spdx_path = d.join(".slipway/sbom/app-linux-amd64.spdx.json");
+    let (ok, out) = validate_spdx(&spdx_path);
+    assert!(ok, "{out}");
+    let (ok, out) = validate_cyclonedx(&d.join(".slipway/sbom/app-linux-amd64.cdx.json"));
+    assert!(ok, "{out}");
+    let license = |name: &str| {
+        bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| {
+                c["name"] == name
+                    && c["purl"]
+                        .as_str()
+                        .is_some_and(|p| p.starts_with("pkg:deb/"))
+            })
+            .map(|c| c["licenses"][0]["expression"].clone())
+            .unwrap()
+    };
+    // grep's copyright says GPL-3+ for every file; zlib1g's says Zlib.
+    assert_eq!(license("grep"), "GPL-3.0-or-later");
+    assert_eq!(license("zlib1g"), "Zlib");
+    // A package without a copyright file in the image declares nothing.
+    assert!(license("dpkg").is_null());
+    let os = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "operating-system")
+        .unwrap();
+    let os_release = std::fs::read_to_string("/etc/os-release").unwrap();
+    let id = os_release
+        .lines()
+        .find_map(|l| l.strip_prefix("ID="))
+        .unwrap()
+        .trim_matches('"');
+    assert_eq!(os["name"], id);
+
+    // --rescan reads the licenses of the SBOM it rescans.
+    let r = run(common::cmd("slipway-scan-sbom", d)
+        .args([
+            "--rescan",
+            "--sbom",
+            ".slipway/sbom/app-linux-amd64.spdx.json",
+            "--deny-license",
+            "gpl-3.0-or-later",
+            "--report",
+        ])
+        .arg(scan_fixture("gomod.json")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("denied license GPL-3.0-or-later in grep"),
+        "{}",
+        r.stderr
+    );
+    let state = read_json(&d.join(".slipway/state.json"));
+    let rec = state["scans"].as_array().unwrap().first().unwrap();
+    assert_eq!(rec["verdict"], "fail");
+    assert_eq!(rec["blocking"][0]["kind"], "license");
+    assert_eq!(
+        rec["counts"]["medium"], 1,
+        "licenses are not counted by severity"
+    );
+}
+
+#[test]
+fn rescan_runs_the_scanner_on_each_sbom_and_records_expiring_and_expired_ignores() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    licensed_image(d);
+    let r = run(common::cmd("slipway-scan-sbom", d).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Trivy cannot scan an SBOM here (no vulnerability database): a stand-in `trivy` on PATH
+    // records how it was called and answers with a real recorded Trivy report (gomod.json).
+    let bin = d.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = d.join("calls.txt");
+    let shim = bin.join("trivy");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {calls}\nout=\nwhile [ $# -gt 0 ]; do [ \"$1\" = --output ] && out=$2; shift; done\ncp {report} \"$out\"\n",
+            calls = calls.display(),
+            report = scan_fixture("gomod.json").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // One ignore that has expired, one that expires in five days.
+    let soon = (chrono::Utc::now() + chrono::Duration::days(5))
+        .format("%Y-%m-%d")
+        .to_string();
+    std::fs::write(
+        d.join(".trivyignore.yaml"),
+        format!(
+            "vulnerabilities:\n  - id: GMS-2022-20\n    statement: old\n    expired_at: 2020-01-01\n  - id: CVE-2022-23628\n    statement: fix due next week\n    expired_at: {soon}\n"
+        ),
+    )
+    .unwrap();
+    let r = run(common::cmd("slipway-scan-sbom", d)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .args([
+            "--rescan",
+            "--scanner",
+            "trivy",
+            "--severity",
+            "unknown",
+            "--gitlab-report",
+            "gl.json",
+        ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("expired ignore no longer applies"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("the ignore of CVE-2022-23628 expires on"),
+        "{}",
+        r.stderr
+    );
+    let state = read_json(&d.join(".slipway/state.json"));
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 2, "once per platform's SBOM: {calls:?}");
+    for (platform, p) in state["images"]["app"]["platforms"].as_object().unwrap() {
+        let digest = p["manifest"]["digest"].as_str().unwrap();
+        let stem = platform.replace('/', "-");
+        let out = d.join(format!(
+            ".slipway/scan/trivy-sbom-{}.json",
+            digest.trim_start_matches("sha256:")
+        ));
+        let sbom = d.join(format!(".slipway/sbom/app-{stem}.cdx.json"));
+        let want = format!(
+            "sbom --quiet --format json --output {} {}",
+            out.display(),
+            sbom.display()
+        );
+        assert!(calls.contains(&want.as_str()), "{want}\nnot in {calls:?}");
+        let rec = state["scans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["digest"] == digest)
+            .unwrap();
+        assert_eq!(rec["verdict"], "fail");
+        let expiring = rec["expiring"].as_array().unwrap();
+        let soon_one = expiring
+            .iter()
+            .find(|f| f["id"] == "CVE-2022-23628")
+            .unwrap();
+        assert!(soon_one["expires"].as_str().unwrap().starts_with(&soon));
+        assert!(
+            soon_one["reason"]
+                .as_str()
+                .unwrap()
+                .contains("fix due next week")
+        );
+        let expired: Vec<&Value> = expiring
+            .iter()
+            .filter(|f| f["id"] == "GMS-2022-20")
+            .collect();
+        assert_eq!(expired.len(), 3, "gomod.json has it in three targets");
+        assert!(
+            expired
+                .iter()
+                .all(|f| f["reason"].as_str().unwrap().contains("expired")
+                    && f["expires"].as_str().unwrap().starts_with("2020-01-01"))
+        );
+        assert_eq!(
+            rec["blocking"].as_array().unwrap().len(),
+            4,
+            "3 × GMS-2022-20 + golang.org/x/text"
+        );
+    }
+    // The GitLab report is written for the rescan, and is valid.
+    let (ok, out) = slipway_test::check_jsonschema(
+        &slipway_test::repo_root().join(
+            "crates/slipway-scan/tests/fixtures/schemas/gitlab-container-scanning-report-format-15.2.1.json",
+        ),
+        &d.join("gl.json"),
+    );
+    assert!(ok, "{out}");
+    let gl = read_json(&d.join("gl.json"));
+    assert!(
+        gl["vulnerabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["identifiers"][0]["value"] != "CVE-2022-23628"),
+        "ignored findings are not listed"
+    );
+}
+
+// Regression: Go build info in Mach-O was never read (the object parser refuses Go's Mach-O
+// and the file was skipped without a word).
+#[test]
+fn go_build_info_of_mach_o_and_pe_binaries_matches_go_version_m() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-go", dir.path());
+    // Build the example for macOS and Windows with the same environment as the builder.
+    let env_of = |c: &Command| -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+        c.get_envs()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned())))
+            .collect()
+    };
+    let envs = env_of(&build_cmd("slipway-build", &ex));
+    let targets = [
+        ("darwin", "arm64", "hello-darwin-arm64"),
+        ("darwin", "amd64", "hello-darwin-amd64"),
+        ("windows", "amd64", "hello-windows-amd64.exe"),
+    ];
+    for (os, arch, out) in targets {
+        let st = Command::new("go")
+            .current_dir(&ex)
+            .env_clear()
+            .envs(envs.clone())
+            .env("GOOS", os)
+            .env("GOARCH", arch)
+            .env("CGO_ENABLED", "0")
+            .args(["build", "-trimpath", "-o", out, "."])
+            .status()
+            .unwrap();
+        assert!(st.success(), "go build {os}/{arch}");
+    }
+    std::fs::write(ex.join("app-linux-amd64"), b"#!/bin/sh\n").unwrap();
+    let mut c = build_cmd("slipway-build", &ex);
+    c.args([
+        "--name",
+        "multi",
+        "--binary",
+        "app-{os}-{arch}",
+        "--platform",
+        "linux/amd64",
+    ]);
+    for (_, _, out) in targets {
+        c.arg("--file").arg(format!("{out}:/opt/{out}"));
+    }
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(build_cmd("slipway-scan-sbom", &ex).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("cannot be parsed"), "{}", r.stderr);
+    let bom = read_json(&ex.join(".slipway/sbom/multi-linux-amd64.cdx.json"));
+    let comps = bom["components"].as_array().unwrap();
+    for (_, _, out) in targets {
+        let want = go_version_m(&ex.join(out));
+        assert_eq!(want.modules.len(), 3, "{out}");
+        let location = format!("/opt/{out}");
+        let ours: BTreeSet<(String, String, Option<String>)> = comps
+            .iter()
+            .filter(|c| {
+                c["evidence"]["occurrences"][0]["location"] == location.as_str()
+                    && prop(c, "slipway:ecosystem") == Some("golang")
+                    && c["name"] != "stdlib"
+            })
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_owned(),
+                    c["version"].as_str().unwrap_or("").to_owned(),
+                    c["hashes"][0]["content"].as_str().map(str::to_owned),
+                )
+            })
+            .collect();
+        assert_eq!(
+            ours, want.modules,
+            "{out}: modules differ from go version -m"
+        );
+        let main = comps
+            .iter()
+            .find(|c| {
+                c["type"] == "application"
+                    && c["evidence"]["occurrences"][0]["location"] == location.as_str()
+            })
+            .unwrap();
+        for (k, v) in &want.settings {
+            assert_eq!(
+                prop(main, &format!("slipway:go.build.{k}")),
+                Some(v.as_str()),
+                "{out}: {k}"
+            );
+        }
+        assert_eq!(prop(main, "slipway:go.version"), Some(want.go.as_str()));
+    }
+
+    // A file that looks like an executable but is not one is listed, with a warning.
+    std::fs::write(
+        ex.join("broken"),
+        b"\xcf\xfa\xed\xfe garbage, not a Mach-O file",
+    )
+    .unwrap();
+    let r = run(build_cmd("slipway-build", &ex).args([
+        "--name",
+        "multi",
+        "--binary",
+        "app-{os}-{arch}",
+        "--platform",
+        "linux/amd64",
+        "--file",
+        "broken:/opt/broken",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(build_cmd("slipway-scan-sbom", &ex).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/opt/broken") && r.stderr.contains("cannot be parsed"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn distroless_dpkg_status_d_files_list_their_packages() {
+    // Distroless images keep one file per package in /var/lib/dpkg/status.d, without a Status
+    // field: this machine's entries for three packages, laid out that way.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("app-linux-amd64"), b"#!/bin/sh\n").unwrap();
+    let status = std::fs::read_to_string("/var/lib/dpkg/status").unwrap();
+    let mut want = BTreeSet::new();
+    let mut c = common::cmd("slipway-build", d);
+    c.args(["--name", "app", "--binary", "app-{os}-{arch}"]);
+    for pkg in ["grep", "zlib1g", "dpkg"] {
+        let para = status
+            .split("\n\n")
+            .find(|p| p.lines().any(|l| l == format!("Package: {pkg}")))
+            .unwrap();
+        let body: String = para
+            .lines()
+            .filter(|l| !l.starts_with("Status:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let version = para
+            .lines()
+            .find_map(|l| l.strip_prefix("Version: "))
+            .unwrap()
+            .to_owned();
+        want.insert((pkg.to_owned(), version));
+        std::fs::write(d.join(pkg), body).unwrap();
+        c.arg("--file")
+            .arg(format!("{pkg}:/var/lib/dpkg/status.d/{pkg}"));
+    }
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(common::cmd("slipway-scan-sbom", d).arg("--sbom-only"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bom = read_json(&d.join(".slipway/sbom/app-linux-amd64.cdx.json"));
+    let ours: BTreeSet<(String, String)> = cdx_packages(&bom, "deb")
+        .into_iter()
+        .map(|p| (p.0, p.1))
+        .collect();
+    assert_eq!(ours, want);
+    let locations: BTreeSet<String> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| prop(c, "slipway:ecosystem") == Some("deb"))
+        .map(|c| {
+            c["evidence"]["occurrences"][0]["location"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        locations,
+        ["dpkg", "grep", "zlib1g"]
+            .iter()
+            .map(|p| format!("/var/lib/dpkg/status.d/{p}"))
+            .collect::<BTreeSet<_>>()
+    );
+    assert_valid(&sbom_files(d));
 }

@@ -43,6 +43,8 @@ fn the_gate_exits_1_on_blocking_findings_records_the_verdict_and_writes_ci_repor
             "scan.sarif",
             "--gitlab-report",
             "gl.json",
+            // The recorded report is of upstream's alpine image, not of this state's.
+            "--allow-report-mismatch",
         ]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("CVE-2019-14697"), "{}", r.stderr);
@@ -78,7 +80,7 @@ fn the_gate_exits_1_on_blocking_findings_records_the_verdict_and_writes_ci_repor
     );
     assert!(ok, "{out}");
     let (ok, out) = slipway_test::check_jsonschema(
-        &fixture("schemas/gitlab-container-scanning-15.0.7.subset.json"),
+        &fixture("schemas/gitlab-container-scanning-report-format-15.2.1.json"),
         &dir.path().join("gl.json"),
     );
     assert!(ok, "{out}");
@@ -94,7 +96,7 @@ fn the_gate_exits_1_on_blocking_findings_records_the_verdict_and_writes_ci_repor
         .env("GITHUB_OUTPUT", &output)
         .arg("--report")
         .arg(&report)
-        .args(["--severity", "high"]));
+        .args(["--severity", "high", "--allow-report-mismatch"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = StateFile::new(&state).read_required().unwrap();
     let rec = s.scans.last().unwrap();
@@ -187,4 +189,696 @@ fn trivy_run_on_the_built_layout_finds_a_planted_secret_and_the_gate_says_no() {
     assert!(rec.scanner.starts_with("trivy"));
     assert_eq!(rec.blocking[0].kind, "secret");
     assert_eq!(rec.digest, s.images["app"].index.as_ref().unwrap().digest);
+}
+
+/// A small real image for the policy table: a binary, this machine's dpkg database and
+/// os-release, and the DEP-5 copyright files of three of its packages (grep: GPL-3+, zlib1g:
+/// Zlib, libc6: not machine-readable).
+fn policy_image() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join(".gitignore"), ".slipway/\n").unwrap();
+    std::fs::write(d.join("app-linux-amd64"), b"#!/bin/sh\necho hi\n").unwrap();
+    let mut files = vec![
+        "/var/lib/dpkg/status:/var/lib/dpkg/status".to_owned(),
+        "/etc/os-release:/etc/os-release".to_owned(),
+    ];
+    for pkg in ["grep", "zlib1g", "libc6"] {
+        let src = std::fs::canonicalize(format!("/usr/share/doc/{pkg}/copyright")).unwrap();
+        files.push(format!("{}:/usr/share/doc/{pkg}/copyright", src.display()));
+    }
+    let mut c = cmd("slipway-build", d);
+    c.args([
+        "--name",
+        "app",
+        "--binary",
+        "app-{os}-{arch}",
+        "--platform",
+        "linux/amd64",
+    ]);
+    for f in &files {
+        c.arg("--file").arg(f);
+    }
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = StateFile::new(d.join(".slipway/state.json"))
+        .read_required()
+        .unwrap();
+    let config = s.images["app"]
+        .platforms
+        .values()
+        .next()
+        .unwrap()
+        .config
+        .clone();
+    (dir, config.unwrap().to_string())
+}
+
+/// A recorded upstream report, DERIVED (here, at test time) to name the image under test:
+/// `Metadata.ImageID` set to its config digest, so the report is tied to it.
+fn report_for(dir: &Path, name: &str, config: &str) -> PathBuf {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture(&format!("trivy/{name}"))).unwrap()).unwrap();
+    if !v["Metadata"].is_object() {
+        v["Metadata"] = serde_json::json!({});
+    }
+    v["Metadata"]["ImageID"] = config.into();
+    v["Metadata"]["RepoDigests"] = serde_json::json!([]);
+    let p = dir.join(format!("for-image-{name}"));
+    std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    p
+}
+
+struct Case {
+    name: &'static str,
+    report: &'static str,
+    args: &'static [&'static str],
+    /// Files written in the project first (name, content); `slipway.yaml` included.
+    files: &'static [(&'static str, &'static str)],
+    code: i32,
+    /// (kind, id, package) of the blocking findings recorded, sorted.
+    blocking: &'static [(&'static str, &'static str, &'static str)],
+    /// (id, package, a word of the reason) of the ignored findings recorded, sorted.
+    ignored: &'static [(&'static str, &'static str, &'static str)],
+    /// A word the error must say (exit 1 and 2).
+    says: &'static str,
+}
+
+#[test]
+fn policy_table_exit_codes_and_recorded_verdicts() {
+    let (dir, config) = policy_image();
+    let d = dir.path();
+    let state_path = d.join(".slipway/state.json");
+    let index = StateFile::new(&state_path).read_required().unwrap().images["app"]
+        .index
+        .as_ref()
+        .unwrap()
+        .digest
+        .clone();
+    let cases = [
+        Case {
+            name: "critical threshold",
+            report: "alpine-39.json",
+            args: &["--severity", "critical"],
+            files: &[],
+            code: 1,
+            blocking: &[
+                ("vulnerability", "CVE-2019-14697", "musl"),
+                ("vulnerability", "CVE-2019-14697", "musl-utils"),
+            ],
+            ignored: &[],
+            says: "2 vulnerabilities at or above CRITICAL",
+        },
+        Case {
+            name: "medium threshold",
+            report: "alpine-39.json",
+            args: &["--severity", "medium"],
+            files: &[],
+            code: 1,
+            blocking: &[
+                ("vulnerability", "CVE-2019-14697", "musl"),
+                ("vulnerability", "CVE-2019-14697", "musl-utils"),
+                ("vulnerability", "CVE-2019-1549", "libcrypto1.1"),
+                ("vulnerability", "CVE-2019-1549", "libssl1.1"),
+                ("vulnerability", "CVE-2019-1551", "libcrypto1.1"),
+                ("vulnerability", "CVE-2019-1551", "libssl1.1"),
+            ],
+            ignored: &[],
+            says: "6 vulnerabilities at or above MEDIUM",
+        },
+        Case {
+            name: "nothing at the threshold passes",
+            report: "gomod.json",
+            args: &["--severity", "high"],
+            files: &[],
+            code: 0,
+            blocking: &[],
+            ignored: &[],
+            says: "",
+        },
+        Case {
+            name: "fixable-only leaves the unfixed out",
+            report: "debian-buster.json",
+            args: &["--severity", "low", "--fixable-only"],
+            files: &[],
+            code: 1,
+            blocking: &[("vulnerability", "CVE-2019-18224", "libidn2-0")],
+            ignored: &[],
+            says: "1 vulnerability at or above LOW",
+        },
+        Case {
+            name: "without fixable-only the unfixed block too",
+            report: "debian-buster.json",
+            args: &["--severity", "low"],
+            files: &[],
+            code: 1,
+            blocking: &[
+                ("vulnerability", "CVE-2019-18224", "libidn2-0"),
+                ("vulnerability", "CVE-2019-18276", "bash"),
+            ],
+            ignored: &[],
+            says: "2 vulnerabilities",
+        },
+        Case {
+            name: "plain .trivyignore",
+            report: "alpine-39.json",
+            args: &[],
+            files: &[(".trivyignore", "# upstream fix pending\nCVE-2019-14697\n")],
+            code: 0,
+            blocking: &[],
+            ignored: &[
+                ("CVE-2019-14697", "musl", ".trivyignore:2"),
+                ("CVE-2019-14697", "musl-utils", ".trivyignore:2"),
+            ],
+            says: "",
+        },
+        Case {
+            name: ".trivyignore.yaml with a statement and a future expiry",
+            report: "alpine-39.json",
+            args: &[],
+            files: &[(
+                ".trivyignore.yaml",
+                "vulnerabilities:\n  - id: CVE-2019-14697\n    purls: [\"pkg:apk/alpine/musl-utils\"]\n    statement: musl-utils is never run\n    expired_at: 2099-01-01\n  - id: CVE-2019-14697\n    paths: [\"**/alpine-39.tar.gz*\"]\n    statement: rebuilt weekly\n",
+            )],
+            code: 0,
+            blocking: &[],
+            ignored: &[
+                ("CVE-2019-14697", "musl", "rebuilt weekly"),
+                ("CVE-2019-14697", "musl-utils", "never run"),
+            ],
+            says: "",
+        },
+        Case {
+            name: "an expired entry no longer ignores",
+            report: "alpine-39.json",
+            args: &[],
+            files: &[(
+                ".trivyignore.yaml",
+                "vulnerabilities:\n  - id: CVE-2019-14697\n    statement: old decision\n    expired_at: 2020-01-01\n",
+            )],
+            code: 1,
+            blocking: &[
+                ("vulnerability", "CVE-2019-14697", "musl"),
+                ("vulnerability", "CVE-2019-14697", "musl-utils"),
+            ],
+            ignored: &[],
+            says: "at or above CRITICAL",
+        },
+        Case {
+            name: "OpenVEX not_affected suppresses exactly the vulnerability + product",
+            report: "alpine-39.json",
+            args: &["--vex", "musl.openvex.json"],
+            files: &[(
+                "musl.openvex.json",
+                "{\"@context\": \"https://openvex.dev/ns/v0.2.0\", \"@id\": \"https://example.com/vex/musl\", \"author\": \"test\", \"timestamp\": \"2026-01-01T00:00:00Z\", \"version\": 1, \"statements\": [{\"vulnerability\": {\"name\": \"CVE-2019-14697\"}, \"products\": [{\"@id\": \"pkg:apk/alpine/musl@1.1.20-r4\"}], \"status\": \"not_affected\", \"justification\": \"vulnerable_code_not_in_execute_path\"}, {\"vulnerability\": {\"name\": \"CVE-2019-1549\"}, \"products\": [{\"@id\": \"pkg:apk/alpine/musl@1.1.20-r4\"}], \"status\": \"not_affected\", \"justification\": \"component_not_present\"}]}",
+            )],
+            code: 1,
+            blocking: &[("vulnerability", "CVE-2019-14697", "musl-utils")],
+            ignored: &[(
+                "CVE-2019-14697",
+                "musl",
+                "vulnerable_code_not_in_execute_path",
+            )],
+            says: "1 vulnerability at or above CRITICAL",
+        },
+        Case {
+            name: "allow rules with reasons",
+            report: "alpine-39.json",
+            args: &[],
+            files: &[(
+                "slipway.yaml",
+                "policy:\n  scan:\n    allow:\n      - package: musl\n        id: CVE-2019-14697\n        reason: patched in our fork\n      - package: musl-utils\n        reason: not shipped to users\n",
+            )],
+            code: 0,
+            blocking: &[],
+            ignored: &[
+                ("CVE-2019-14697", "musl", "patched in our fork"),
+                ("CVE-2019-14697", "musl-utils", "not shipped"),
+            ],
+            says: "",
+        },
+        Case {
+            name: "an allow rule without a reason is refused",
+            report: "alpine-39.json",
+            args: &[],
+            files: &[(
+                "slipway.yaml",
+                "policy:\n  scan:\n    allow:\n      - package: musl\n        reason: \"  \"\n",
+            )],
+            code: 2,
+            blocking: &[],
+            ignored: &[],
+            says: "policy.scan.allow[0].reason",
+        },
+        Case {
+            name: "secrets gate by default",
+            report: "secrets.json",
+            args: &["--severity", "high"],
+            files: &[],
+            code: 1,
+            blocking: &[
+                ("secret", "aws-access-key-id", ""),
+                ("secret", "mysecret", ""),
+            ],
+            ignored: &[],
+            says: "2 secrets at or above HIGH",
+        },
+        Case {
+            name: "secrets off",
+            report: "secrets.json",
+            args: &["--severity", "high"],
+            files: &[("slipway.yaml", "policy:\n  scan:\n    secrets: false\n")],
+            code: 0,
+            blocking: &[],
+            ignored: &[],
+            says: "",
+        },
+        Case {
+            name: "misconfigurations gate by default",
+            report: "helm_testchart.json",
+            args: &["--severity", "medium"],
+            files: &[],
+            code: 1,
+            blocking: &[
+                ("misconfiguration", "KSV-0001", ""),
+                ("misconfiguration", "KSV-0104", ""),
+                ("misconfiguration", "KSV-0117", ""),
+                ("misconfiguration", "KSV-0118", ""),
+            ],
+            ignored: &[],
+            says: "misconfigurations at or above MEDIUM",
+        },
+        Case {
+            name: "misconfigurations off",
+            report: "helm_testchart.json",
+            args: &["--severity", "medium"],
+            files: &[(
+                "slipway.yaml",
+                "policy:\n  scan:\n    misconfigurations: false\n",
+            )],
+            code: 0,
+            blocking: &[],
+            ignored: &[],
+            says: "",
+        },
+        Case {
+            name: "--deny-license blocks the package whose copyright declares it",
+            report: "gomod.json",
+            args: &["--deny-license", "GPL-3.0-or-later"],
+            files: &[],
+            code: 1,
+            blocking: &[("license", "GPL-3.0-or-later", "grep")],
+            ignored: &[],
+            says: "1 denied license",
+        },
+        Case {
+            name: "--deny-license of a license nothing declares passes",
+            report: "gomod.json",
+            args: &["--deny-license", "LGPL-2.1-or-later"],
+            files: &[],
+            code: 0,
+            blocking: &[],
+            ignored: &[],
+            says: "",
+        },
+        Case {
+            name: "--deny-license without an SBOM fails closed",
+            report: "gomod.json",
+            args: &["--deny-license", "Zlib", "--sbom-format", "none"],
+            files: &[],
+            code: 2,
+            blocking: &[],
+            ignored: &[],
+            says: "deny-list",
+        },
+    ];
+    for case in &cases {
+        for f in [".trivyignore", ".trivyignore.yaml", "slipway.yaml"] {
+            let _ = std::fs::remove_file(d.join(f));
+        }
+        for (name, content) in case.files {
+            std::fs::write(d.join(name), content).unwrap();
+        }
+        let before = StateFile::new(&state_path)
+            .read_required()
+            .unwrap()
+            .scans
+            .len();
+        let report = report_for(d, case.report, &config);
+        let r = run(cmd("slipway-scan-sbom", d)
+            .arg("--report")
+            .arg(&report)
+            .args(case.args));
+        assert_eq!(r.code, case.code, "{}: {}", case.name, r.stderr);
+        assert!(
+            r.stderr.contains(case.says),
+            "{}: expected `{}` in:\n{}",
+            case.name,
+            case.says,
+            r.stderr
+        );
+        let s = StateFile::new(&state_path).read_required().unwrap();
+        if case.code == 2 {
+            assert_eq!(
+                s.scans.len(),
+                before,
+                "{}: bad input recorded a verdict",
+                case.name
+            );
+            continue;
+        }
+        assert_eq!(s.scans.len(), before + 1, "{}", case.name);
+        let rec = s.scans.last().unwrap();
+        assert_eq!(rec.digest, index, "{}", case.name);
+        assert_eq!(
+            rec.verdict,
+            if case.code == 0 {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
+            "{}",
+            case.name
+        );
+        let mut blocking: Vec<(String, String, String)> = rec
+            .blocking
+            .iter()
+            .map(|f| {
+                (
+                    f.kind.clone(),
+                    f.id.clone(),
+                    f.package.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        blocking.sort();
+        let want: Vec<(String, String, String)> = case
+            .blocking
+            .iter()
+            .map(|(k, i, p)| (k.to_string(), i.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(blocking, want, "{}", case.name);
+        let mut ignored: Vec<(String, String, String)> = rec
+            .ignored
+            .iter()
+            .map(|f| {
+                (
+                    f.id.clone(),
+                    f.package.clone().unwrap_or_default(),
+                    f.reason.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        ignored.sort();
+        assert_eq!(
+            ignored.len(),
+            case.ignored.len(),
+            "{}: {ignored:?}",
+            case.name
+        );
+        for ((id, pkg, reason), (wid, wpkg, word)) in ignored.iter().zip(case.ignored) {
+            assert_eq!((id.as_str(), pkg.as_str()), (*wid, *wpkg), "{}", case.name);
+            assert!(
+                reason.contains(word),
+                "{}: `{reason}` lacks `{word}`",
+                case.name
+            );
+        }
+        if case.name == "an expired entry no longer ignores" {
+            // The state records the expired entry with the findings it no longer covers.
+            assert_eq!(rec.expiring.len(), 2, "{:?}", rec.expiring);
+            assert!(rec.expiring.iter().all(|f| {
+                f.reason.as_deref().is_some_and(|r| r.contains("expired"))
+                    && f.expires
+                        .is_some_and(|e| e.to_rfc3339().starts_with("2020-01-01T00:00:00"))
+            }));
+            assert!(
+                r.stderr.contains("expired ignore no longer applies"),
+                "{}",
+                r.stderr
+            );
+        }
+        if case.name.starts_with("--deny-license blocks") {
+            // A license has no severity: the counts are the report's vulnerabilities only
+            // (gomod: 1 medium, 4 unknown).
+            assert_eq!(
+                (rec.counts.medium, rec.counts.unknown, rec.counts.high),
+                (1, 4, 0)
+            );
+            assert!(!r.stderr.contains("at or above"), "{}", r.stderr);
+        }
+    }
+}
+
+// Regression: a failing gate printed the verdict and then an error object: two documents.
+#[test]
+fn json_output_is_one_document_whether_the_gate_passes_or_fails() {
+    let (dir, config) = policy_image();
+    let d = dir.path();
+    let report = report_for(d, "alpine-39.json", &config);
+    let r = run(cmd("slipway-scan-sbom", d)
+        .args(["--output-format", "json", "--report"])
+        .arg(&report));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", r.stdout));
+    assert_eq!(doc["verdict"], "fail");
+    assert_eq!(doc["error"]["class"], "denied");
+    assert_eq!(doc["error"]["exit_code"], 1);
+    assert_eq!(doc["blocking"].as_array().unwrap().len(), 2);
+    let r = run(cmd("slipway-scan-sbom", d)
+        .args([
+            "--output-format",
+            "json",
+            "--severity",
+            "critical",
+            "--report",
+        ])
+        .arg(report_for(d, "gomod.json", &config)));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["verdict"], "pass");
+    assert!(doc.get("error").is_none());
+    // Bad input: one error document too.
+    let r = run(cmd("slipway-scan-sbom", d)
+        .args([
+            "--output-format",
+            "json",
+            "--severity",
+            "severe",
+            "--report",
+        ])
+        .arg(&report));
+    assert_eq!(r.code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--severity")
+    );
+}
+
+#[test]
+fn a_report_about_another_image_is_refused_unless_allowed() {
+    let (dir, config) = policy_image();
+    let d = dir.path();
+    let state = d.join(".slipway/state.json");
+    let scans = |s: &Path| StateFile::new(s).read_required().unwrap().scans.len();
+    // Upstream's alpine report names its own image (Metadata.ImageID), not this one.
+    let r = scan(
+        d,
+        &[
+            "--report",
+            fixture("trivy/alpine-39.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("alpine-39.json")
+            && r.stderr.contains("another image")
+            && r.stderr.contains(
+                "sha256:055936d3920576da37aa9bc460d70c5f212028bda1c08c0879aedf03d7a66ea1"
+            ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(scans(&state), 0);
+    let r = scan(
+        d,
+        &[
+            "--report",
+            fixture("trivy/alpine-39.json").to_str().unwrap(),
+            "--allow-report-mismatch",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("gating on it anyway"), "{}", r.stderr);
+    assert_eq!(scans(&state), 1);
+    // A Grype report names the image by source.target; a manifest digest of this image passes
+    // the check.
+    let digest = StateFile::new(&state).read_required().unwrap().images["app"]
+        .platforms
+        .values()
+        .next()
+        .unwrap()
+        .manifest
+        .digest
+        .to_string();
+    let mut g: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("grype/keycloak-image.json")).unwrap())
+            .unwrap();
+    let r = scan(
+        d,
+        &[
+            "--report",
+            fixture("grype/keycloak-image.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    g["source"]["target"]["manifestDigest"] = digest.clone().into();
+    g["source"]["target"]["imageID"] = config.clone().into();
+    g["source"]["target"]["repoDigests"] = serde_json::json!([]);
+    // DERIVED: upstream's keycloak report re-labelled as this image's.
+    std::fs::write(d.join("grype.json"), serde_json::to_vec(&g).unwrap()).unwrap();
+    let r = scan(d, &["--report", "grype.json", "--severity", "critical"]);
+    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("another image"), "{}", r.stderr);
+    // A report that names no image is taken, with a warning.
+    let r = scan(
+        d,
+        &["--report", fixture("trivy/gomod.json").to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("does not say which image"),
+        "{}",
+        r.stderr
+    );
+}
+
+// Regression: trivy ran once on the layout without --platform, so only one platform of the
+// index was scanned and a pass was recorded for all of it.
+#[test]
+fn trivy_scans_every_platform_of_an_index_and_records_a_verdict_for_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join(".gitignore"), ".slipway/\n").unwrap();
+    let platforms = ["linux/amd64", "linux/arm64", "linux/arm/v7"];
+    for p in ["linux-amd64", "linux-arm"] {
+        std::fs::write(d.join(format!("app-{p}")), b"#!/bin/sh\necho hi\n").unwrap();
+    }
+    // Only the arm64 program carries a key (made up, of the shape of Trivy's rule).
+    std::fs::write(
+        d.join("app-linux-arm64"),
+        b"#!/bin/sh\nexport AWS_ACCESS_KEY_ID=AKIA2E0A8F3B244C9986\necho hi\n",
+    )
+    .unwrap();
+    let r = run(cmd("slipway-build", d).args([
+        "--name",
+        "app",
+        "--binary",
+        "app-{os}-{arch}",
+        "--platform",
+        &platforms.join(","),
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let trivy_dir = slipway_test::tool("trivy");
+    let path = format!(
+        "{}:{}",
+        trivy_dir.parent().unwrap().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let r = run(cmd("slipway-scan-sbom", d)
+        .env("PATH", &path)
+        .env("TRIVY_CACHE_DIR", d.join("trivy-cache"))
+        .args(["--scanner", "trivy", "--scanners", "secret"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("linux/arm64: CRITICAL aws-access-key-id"),
+        "{}",
+        r.stderr
+    );
+    let s = StateFile::new(d.join(".slipway/state.json"))
+        .read_required()
+        .unwrap();
+    let img = &s.images["app"];
+    assert_eq!(img.platforms.len(), 3);
+    let verdict = |digest: &slipway_types::Digest| {
+        s.scans
+            .iter()
+            .rev()
+            .find(|r| &r.digest == digest)
+            .map(|r| (r.verdict, r.report.clone()))
+            .unwrap_or_else(|| panic!("no verdict for {digest}"))
+    };
+    for (platform, p) in &img.platforms {
+        let (v, report) = verdict(&p.manifest.digest);
+        let want = if platform.to_string() == "linux/arm64" {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        };
+        assert_eq!(v, want, "{platform}");
+        // Each platform was scanned on its own: trivy's report is of that platform's image.
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join(report.unwrap())).unwrap()).unwrap();
+        assert_eq!(
+            report["Metadata"]["ImageID"],
+            p.config.as_ref().unwrap().to_string(),
+            "{platform}"
+        );
+    }
+    let index = &img.index.as_ref().unwrap().digest;
+    assert_eq!(verdict(index).0, Verdict::Fail);
+    assert_eq!(s.scans.last().unwrap().digest, *index);
+
+    // A layout that lists only the index (as other tools write them): each platform is taken
+    // out into a layout of its own, with the same verdicts.
+    let index_json = d.join(".slipway/oci/index.json");
+    let mut ij: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_json).unwrap()).unwrap();
+    ij["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["digest"] == index.to_string());
+    std::fs::write(&index_json, serde_json::to_vec(&ij).unwrap()).unwrap();
+    let before = s.scans.len();
+    let r = run(cmd("slipway-scan-sbom", d)
+        .env("PATH", &path)
+        .env("TRIVY_CACHE_DIR", d.join("trivy-cache"))
+        .args([
+            "--scanner",
+            "trivy",
+            "--scanners",
+            "secret",
+            "--sbom-format",
+            "none",
+        ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let s = StateFile::new(d.join(".slipway/state.json"))
+        .read_required()
+        .unwrap();
+    let fresh = &s.scans[before..];
+    assert_eq!(fresh.len(), 4, "three platforms and the index");
+    let failed: Vec<&slipway_types::Digest> = fresh
+        .iter()
+        .filter(|r| r.verdict == Verdict::Fail)
+        .map(|r| &r.digest)
+        .collect();
+    let arm64 = img
+        .platforms
+        .iter()
+        .find(|(p, _)| p.to_string() == "linux/arm64")
+        .map(|(_, p)| &p.manifest.digest)
+        .unwrap();
+    assert_eq!(failed, [arm64, index]);
+    assert!(
+        !d.join(".slipway/scan").read_dir().unwrap().any(|e| e
+            .unwrap()
+            .path()
+            .extension()
+            .is_some_and(|x| x == "layout")),
+        "the per-platform layouts are removed"
+    );
 }

@@ -3,7 +3,8 @@
 //! The image is `metadata.component` (type `container`); packages are `library` components
 //! (`application` for a Go main module or a root crate) with purls, hashes, licenses, where they
 //! were found (`evidence.occurrences`) and `slipway:` properties; files are `file` components
-//! with SHA-1 and SHA-256. `dependencies` records the image's direct packages and each module's
+//! with SHA-1 and SHA-256; the distribution (os-release) is an `operating-system` component.
+//! `dependencies` records the image's direct packages and each module's
 //! or crate's dependencies. Build-only crates have `scope: excluded`.
 
 use std::collections::BTreeSet;
@@ -61,6 +62,13 @@ pub fn document(sbom: &Sbom) -> Value {
                 .map(|(k, v)| json!({"name": format!("slipway:{k}"), "value": v})),
         );
         c["properties"] = json!(props);
+        components.push(c);
+    }
+    if let Some((id, version)) = &sbom.os {
+        let mut c = json!({"type": "operating-system", "bom-ref": format!("os:{id}"), "name": id});
+        if let Some(v) = version {
+            c["version"] = json!(v);
+        }
         components.push(c);
     }
     for f in &sbom.files {

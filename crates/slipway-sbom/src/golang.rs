@@ -54,20 +54,99 @@ pub struct BuildInfo {
 #[error("Go build info: {0}")]
 pub struct GoError(String);
 
-/// Reads the build information of `data` (a whole executable). `Ok(None)`: not an executable
-/// object file, or no Go build information in it.
+/// Whether `head` (the first 8 bytes of a file) is the magic of an ELF, PE or Mach-O file.
+pub fn is_executable_magic(head: &[u8]) -> bool {
+    head.starts_with(b"\x7fELF")
+        || head.starts_with(b"MZ")
+        || head.starts_with(&[0xfe, 0xed, 0xfa, 0xce])
+        || head.starts_with(&[0xfe, 0xed, 0xfa, 0xcf])
+        || head.starts_with(&[0xce, 0xfa, 0xed, 0xfe])
+        || head.starts_with(&[0xcf, 0xfa, 0xed, 0xfe])
+        // A universal Mach-O has a handful of architectures where a Java class file (same
+        // magic) has its version, 45 and up.
+        || (head.starts_with(&[0xca, 0xfe, 0xba, 0xbe])
+            && head.len() >= 8
+            && u32::from_be_bytes([head[4], head[5], head[6], head[7]]) < 45)
+}
+
+/// Most bytes after the header kept by [`find_streamed`]: the version and module strings.
+const INLINE_MAX: usize = 4 << 20;
+
+/// Finds the build info header in a stream (the whole file, read once, front to back, a chunk
+/// at a time): the header and up to [`INLINE_MAX`] bytes after it. The header is 16-byte
+/// aligned in the file, as in its section. For executables the object parser refuses (Go's
+/// Mach-O output trips `object`'s section count check).
+pub fn find_streamed(mut r: impl std::io::Read) -> std::io::Result<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut offset = 0usize; // file offset of buf[0]
+    let mut filled = 0usize;
+    loop {
+        let n = r.read(&mut buf[filled..])?;
+        let eof = n == 0;
+        filled += n;
+        // Candidates at 16-byte file offsets whose magic is wholly in the buffer.
+        let mut i = (ALIGN - offset % ALIGN) % ALIGN;
+        while i + MAGIC.len() <= filled {
+            if &buf[i..i + MAGIC.len()] == MAGIC {
+                let mut out = buf[i..filled].to_vec();
+                let want = 32 + INLINE_MAX;
+                let mut chunk = vec![0u8; 64 * 1024];
+                while out.len() < want {
+                    let n = r.read(&mut chunk)?;
+                    if n == 0 {
+                        break;
+                    }
+                    out.extend_from_slice(&chunk[..n]);
+                }
+                out.truncate(want);
+                return Ok(Some(out));
+            }
+            i += ALIGN;
+        }
+        if eof {
+            return Ok(None);
+        }
+        // Keep the tail that may hold the start of a magic; stay 16-byte aligned.
+        let keep_from = filled.saturating_sub(MAGIC.len()) / ALIGN * ALIGN;
+        buf.copy_within(keep_from..filled, 0);
+        offset += keep_from;
+        filled -= keep_from;
+    }
+}
+
+/// Reads the build information of `data` (a whole executable). `Ok(None)`: no Go build
+/// information in it. An executable the object parser refuses is searched for the build info
+/// header directly; when that finds nothing either, the error says so (the caller warns).
 pub fn read(data: &[u8]) -> Result<Option<BuildInfo>, GoError> {
-    let Ok(file) = object::File::parse(data) else {
-        return Ok(None);
+    let file = match object::File::parse(data) {
+        Ok(f) => f,
+        Err(_) if !is_executable_magic(&data[..data.len().min(8)]) => return Ok(None),
+        Err(e) => {
+            return match find_streamed(data).map_err(|io| GoError(io.to_string()))? {
+                Some(header) => decode(&header, None, data),
+                None => Err(GoError(format!(
+                    "the file looks like an executable but cannot be parsed ({e}), and holds no Go build info header"
+                ))),
+            };
+        }
     };
-    let Some((start, addr)) = data_start(&file, data) else {
+    let Some((start, _addr)) = data_start(&file, data) else {
         return Ok(None);
     };
     let window = &data[start..data.len().min(start + SEARCH)];
     let Some(off) = find_magic(window) else {
         return Ok(None);
     };
-    let header = &window[off..];
+    decode(&window[off..], Some(&file), data)
+}
+
+/// Decodes the header at the start of `header` (and what follows it); `file` resolves the
+/// pointers of pre-1.18 binaries.
+fn decode(
+    header: &[u8],
+    file: Option<&object::File<'_>>,
+    data: &[u8],
+) -> Result<Option<BuildInfo>, GoError> {
     if header.len() < 32 {
         return Err(GoError("truncated header".into()));
     }
@@ -84,12 +163,16 @@ pub fn read(data: &[u8]) -> Result<Option<BuildInfo>, GoError> {
         if ptr_size != 4 && ptr_size != 8 {
             return Err(GoError(format!("pointer size {ptr_size}")));
         }
-        let _ = addr;
+        let Some(file) = file else {
+            return Err(GoError(
+                "a pre-Go 1.18 build info (pointers into sections) in an executable whose sections cannot be read".into(),
+            ));
+        };
         let vptr = uint(&header[16..], ptr_size, big_endian);
         let mptr = uint(&header[16 + ptr_size..], ptr_size, big_endian);
-        let v = read_go_string(&file, data, vptr, ptr_size, big_endian)
+        let v = read_go_string(file, data, vptr, ptr_size, big_endian)
             .ok_or_else(|| GoError("version string pointer".into()))?;
-        let m = read_go_string(&file, data, mptr, ptr_size, big_endian).unwrap_or_default();
+        let m = read_go_string(file, data, mptr, ptr_size, big_endian).unwrap_or_default();
         (v, m)
     };
     let version = String::from_utf8(version).map_err(|_| GoError("version is not UTF-8".into()))?;
@@ -372,5 +455,29 @@ mod tests {
     #[test]
     fn not_go() {
         assert!(read(b"#!/bin/sh\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn the_streamed_search_finds_an_aligned_header_across_chunks() {
+        // A header at a 16-byte offset past the first 256 KiB chunk, and a decoy at an odd one
+        // (the search reads through a Read that hands out 1000 bytes at a time).
+        let mut data = vec![0u8; 300 * 1024];
+        data[1000 + 3..1000 + 3 + MAGIC.len()].copy_from_slice(MAGIC);
+        let at = 256 * 1024 + 32; // in the second chunk read
+        data[at..at + MAGIC.len()].copy_from_slice(MAGIC);
+        data[at + MAGIC.len()] = 8;
+        struct Dribble<'a>(&'a [u8]);
+        impl std::io::Read for Dribble<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(1000).min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let found = find_streamed(Dribble(&data)).unwrap().unwrap();
+        assert_eq!(&found[..MAGIC.len()], MAGIC);
+        assert_eq!(found.len(), data.len() - at);
+        assert!(find_streamed(&[0u8; 100][..]).unwrap().is_none());
     }
 }

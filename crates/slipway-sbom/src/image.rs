@@ -50,6 +50,9 @@ pub struct Contents {
     pub os_packages: BTreeMap<String, (String, Vec<OsPackage>)>,
     /// os-release, when present.
     pub os_release: Option<OsRelease>,
+    /// Licenses of Debian packages from their DEP-5 copyright files, by the file's path
+    /// (`usr/share/doc/PACKAGE/copyright`).
+    pub copyrights: BTreeMap<String, Vec<String>>,
     /// Diagnostics (an executable whose build info did not parse).
     pub warnings: Vec<String>,
 }
@@ -70,6 +73,7 @@ struct Layer {
     rust: BTreeMap<String, Vec<Crate>>,
     os_packages: BTreeMap<String, (String, Vec<OsPackage>)>,
     os_release: BTreeMap<String, OsRelease>,
+    copyrights: BTreeMap<String, Vec<String>>,
     whiteouts: BTreeSet<String>,
     opaque: BTreeSet<String>,
     hardlinks: Vec<(String, String, u32)>,
@@ -81,15 +85,15 @@ fn normalise(p: &str) -> String {
     p.trim_end_matches('/').to_owned()
 }
 
-fn is_executable_magic(head: &[u8]) -> bool {
-    head.starts_with(b"\x7fELF")
-        || head.starts_with(b"MZ")
-        || head.starts_with(&[0xfe, 0xed, 0xfa, 0xce])
-        || head.starts_with(&[0xfe, 0xed, 0xfa, 0xcf])
-        || head.starts_with(&[0xce, 0xfa, 0xed, 0xfe])
-        || head.starts_with(&[0xcf, 0xfa, 0xed, 0xfe])
-        || head.starts_with(&[0xca, 0xfe, 0xba, 0xbe])
+/// `usr/share/doc/PACKAGE/copyright`.
+fn is_copyright(path: &str) -> bool {
+    path.strip_prefix("usr/share/doc/")
+        .and_then(|r| r.strip_suffix("/copyright"))
+        .is_some_and(|pkg| !pkg.is_empty() && !pkg.contains('/'))
 }
+
+/// Largest copyright file read for its licenses.
+const MAX_COPYRIGHT: u64 = 4 << 20;
 
 fn is_database(path: &str) -> bool {
     path == "var/lib/dpkg/status"
@@ -180,6 +184,7 @@ fn apply(c: &mut Contents, mut l: Layer) {
     c.go.retain(|p, _| !removed(p));
     c.rust.retain(|p, _| !removed(p));
     c.os_packages.retain(|p, _| !removed(p));
+    c.copyrights.retain(|p, _| !removed(p));
     // Hard links take the content of their target, in this layer or below.
     for (path, target, mode) in std::mem::take(&mut l.hardlinks) {
         let src = l
@@ -203,6 +208,7 @@ fn apply(c: &mut Contents, mut l: Layer) {
     c.go.extend(l.go);
     c.rust.extend(l.rust);
     c.os_packages.extend(l.os_packages);
+    c.copyrights.extend(l.copyrights);
     c.warnings.extend(l.warnings);
     // /etc/os-release wins over /usr/lib/os-release.
     if let Some(r) = l
@@ -266,7 +272,9 @@ fn read_layer(r: impl Read, digest: &Digest) -> Result<Layer, SbomError> {
         let head = &head[..got];
         sha256.update(head);
         sha1.update(head);
-        let keep = (is_executable_magic(head) && size <= MAX_ANALYSED) || is_database(&path);
+        let keep = (golang::is_executable_magic(head) && size <= MAX_ANALYSED)
+            || is_database(&path)
+            || (is_copyright(&path) && size <= MAX_COPYRIGHT);
         let mut kept = Vec::new();
         if keep {
             kept.reserve(usize::try_from(size).unwrap_or(0));
@@ -302,6 +310,12 @@ fn read_layer(r: impl Read, digest: &Digest) -> Result<Layer, SbomError> {
 }
 
 fn analyse(layer: &mut Layer, path: &str, data: &[u8]) {
+    if is_copyright(path) {
+        if let Some(l) = os::dep5_licenses(&String::from_utf8_lossy(data)) {
+            layer.copyrights.insert(path.to_owned(), l);
+        }
+        return;
+    }
     if is_database(path) {
         let text = String::from_utf8_lossy(data);
         if path.starts_with("var/lib/dpkg/") {

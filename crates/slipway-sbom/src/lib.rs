@@ -102,6 +102,8 @@ pub struct Sbom {
     pub packages: Vec<Package>,
     /// Every regular file, by path.
     pub files: Vec<FileEntry>,
+    /// The distribution (os-release `ID`, `VERSION_ID`), when the image has one.
+    pub os: Option<(String, Option<String>)>,
     /// What could not be analysed (listed, not fatal).
     pub warnings: Vec<String>,
 }
@@ -198,7 +200,8 @@ impl Sbom {
                 version: Some(format!("v{std_version}")),
                 purl: golang_purl("stdlib", Some(&format!("v{std_version}"))),
                 sha256: None,
-                licenses: vec!["BSD-3-Clause".into()],
+                // The binary does not say; the SBOM does not guess.
+                licenses: Vec::new(),
                 location: location.clone(),
                 main: false,
                 build_only: false,
@@ -260,6 +263,33 @@ impl Sbom {
                 if let Some(s) = &p.source {
                     props.push((format!("{}.source", eco.as_str()), s.clone()));
                 }
+                let mut licenses: Vec<String> = p.license.clone().into_iter().collect();
+                if eco == Ecosystem::Deb
+                    && let Some(names) = contents
+                        .copyrights
+                        .get(&format!("usr/share/doc/{}/copyright", p.name))
+                {
+                    // As SPDX, with the file's own words kept alongside.
+                    let parts: Vec<String> = names.iter().map(|n| os::dep5_to_spdx(n)).collect();
+                    let expr = match parts.as_slice() {
+                        [] => None,
+                        [one] => Some(one.clone()),
+                        many => Some(
+                            many.iter()
+                                .map(|p| {
+                                    if p.contains(' ') {
+                                        format!("({p})")
+                                    } else {
+                                        p.clone()
+                                    }
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" AND "),
+                        ),
+                    };
+                    licenses.extend(expr);
+                    props.push(("deb.copyright.license".into(), names.join("; ")));
+                }
                 packages.push(Package {
                     ecosystem: eco,
                     purl: purl(
@@ -272,7 +302,7 @@ impl Sbom {
                     name: p.name,
                     version: Some(p.version),
                     sha256: None,
-                    licenses: p.license.into_iter().collect(),
+                    licenses,
                     location: location.clone(),
                     main: false,
                     build_only: false,
@@ -290,6 +320,7 @@ impl Sbom {
             tool_version: tool_version.to_owned(),
             packages,
             files: contents.files.into_values().collect(),
+            os: distro_id.map(|id| (id, distro_version)),
             warnings: contents.warnings,
         }
     }

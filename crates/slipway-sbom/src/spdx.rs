@@ -11,22 +11,37 @@ use sha1::Digest as _;
 
 use crate::{Ecosystem, Sbom};
 
+/// A declared license as SPDX wants it: an expression of license ids (`LicenseRef-…` included),
+/// `AND`/`OR`/`WITH` and parentheses; anything else is NOASSERTION.
 fn license(l: &[String]) -> Value {
-    let simple = |s: &str| {
-        !s.is_empty()
-            && s.split(' ').enumerate().all(|(i, t)| {
-                if i % 2 == 1 {
-                    matches!(t, "AND" | "OR" | "WITH")
-                } else {
-                    t.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
-                        && !t.is_empty()
+    let valid = |s: &str| {
+        let spaced = s.replace('(', " ( ").replace(')', " ) ");
+        let mut depth = 0i32;
+        let mut want_id = true;
+        for t in spaced.split_whitespace() {
+            match t {
+                "(" if want_id => depth += 1,
+                ")" if !want_id => {
+                    depth -= 1;
+                    if depth < 0 {
+                        return false;
+                    }
                 }
-            })
-            && s.split(' ').count() % 2 == 1
+                "AND" | "OR" | "WITH" if !want_id => want_id = true,
+                id if want_id
+                    && id.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | ':')
+                    }) =>
+                {
+                    want_id = false
+                }
+                _ => return false,
+            }
+        }
+        depth == 0 && !want_id
     };
     match l {
-        [one] if simple(one) => json!(one),
+        [one] if valid(one) => json!(one),
         _ => json!("NOASSERTION"),
     }
 }
@@ -87,6 +102,28 @@ pub fn document(sbom: &Sbom) -> Value {
             "spdxElementId": "SPDXRef-Image",
             "relationshipType": "CONTAINS",
             "relatedSpdxElement": id,
+        }));
+    }
+    if let Some((id, version)) = &sbom.os {
+        let mut os = json!({
+            "SPDXID": "SPDXRef-OperatingSystem",
+            "name": id,
+            "downloadLocation": "NOASSERTION",
+            "filesAnalyzed": false,
+            "licenseConcluded": "NOASSERTION",
+            "licenseDeclared": "NOASSERTION",
+            "copyrightText": "NOASSERTION",
+            "primaryPackagePurpose": "OPERATING-SYSTEM",
+            "sourceInfo": "found in /etc/os-release",
+        });
+        if let Some(v) = version {
+            os["versionInfo"] = json!(v);
+        }
+        packages.push(os);
+        rels.push(json!({
+            "spdxElementId": "SPDXRef-Image",
+            "relationshipType": "CONTAINS",
+            "relatedSpdxElement": "SPDXRef-OperatingSystem",
         }));
     }
     let pkg_id = |i: usize| {
@@ -162,7 +199,31 @@ pub fn document(sbom: &Sbom) -> Value {
         Some(p) => format!("{}@{} ({p})", sbom.name, sbom.digest),
         None => format!("{}@{}", sbom.name, sbom.digest),
     };
-    json!({
+    // Every `LicenseRef-` used is defined in the document, as SPDX requires.
+    let mut refs: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for p in &packages {
+        if let Some(l) = p["licenseDeclared"].as_str() {
+            for t in l.split(|c: char| c.is_whitespace() || c == '(' || c == ')') {
+                if t.starts_with("LicenseRef-") {
+                    refs.insert(t.to_owned());
+                }
+            }
+        }
+    }
+    let extracted: Vec<Value> = refs
+        .iter()
+        .map(|r| {
+            json!({
+                "licenseId": r,
+                "name": r.trim_start_matches("LicenseRef-"),
+                "extractedText": format!(
+                    "The license named `{}` by the package's copyright or database entry; its text is in the image.",
+                    r.trim_start_matches("LicenseRef-")
+                ),
+            })
+        })
+        .collect();
+    let mut doc = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
@@ -179,5 +240,9 @@ pub fn document(sbom: &Sbom) -> Value {
         "packages": packages,
         "files": files,
         "relationships": rels,
-    })
+    });
+    if !extracted.is_empty() {
+        doc["hasExtractedLicensingInfos"] = json!(extracted);
+    }
+    doc
 }

@@ -1,12 +1,21 @@
-//! Trivy's ignore files: `.trivyignore` (one id per line, `# comments`, an optional
-//! `exp:YYYY-MM-DD` after the id) and `.trivyignore.yaml` (`vulnerabilities`,
-//! `misconfigurations`, `secrets`, `licenses`: entries with `id`, optional `paths`, `purls`,
-//! `statement`, `expired_at`). An entry past its expiry date no longer ignores anything; the
-//! policy reports it as expired.
+//! Trivy's ignore files: `.trivyignore` (the id is the first word of a line, `# comments`, an
+//! optional `exp:YYYY-MM-DD`) and `.trivyignore.yaml` (`vulnerabilities`, `misconfigurations`,
+//! `secrets`, `licenses`: entries with `id`, optional `paths`, `purls`, `statement`,
+//! `expired_at`), with the semantics of Trivy's `pkg/result/ignore.go`:
+//!
+//! - `paths` are glob patterns (`*` within one path segment, `**` across segments) matched
+//!   against the finding's target (the file, or the result's target) or its package path
+//!   (Trivy's `PkgPath`, e.g. the gemspec or jar a package came from);
+//! - `purls` match a package when type, namespace and name are equal, the version too when the
+//!   entry has one, and every qualifier of the entry is among the package's; a finding without a
+//!   purl is not restricted by them (as in Trivy);
+//! - an entry stops ignoring once its expiry time has passed: a date means 00:00 UTC of that
+//!   day, so `expired_at: 2024-01-01` no longer ignores anything on 1 January 2024. The policy
+//!   reports it as expired.
 
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use crate::ScanError;
@@ -19,17 +28,23 @@ pub struct Ignore {
     pub id: String,
     /// Which kinds it applies to (`None`: any, as in `.trivyignore`).
     pub kind: Option<Kind>,
-    /// Only findings in these paths (targets), when not empty.
-    pub paths: Vec<String>,
-    /// Only findings in these packages (purl prefix match), when not empty.
+    /// Only findings whose target or package path matches one of these globs, when not empty.
+    pub paths: Vec<glob::Pattern>,
+    /// Only findings in these packages (purls, see the module docs), when not empty.
     pub purls: Vec<String>,
     /// Why.
     pub statement: Option<String>,
-    /// The last day it applies (it stops ignoring after this date).
-    pub expires: Option<NaiveDate>,
+    /// When it stops ignoring (a date is 00:00 UTC of that day).
+    pub expires: Option<DateTime<Utc>>,
     /// Where it came from (`file:line`), for messages.
     pub source: String,
 }
+
+const GLOB: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
 
 impl Ignore {
     /// Whether it matches `f` (expiry not considered).
@@ -37,36 +52,46 @@ impl Ignore {
         if self.id != f.id || self.kind.is_some_and(|k| k != f.kind) {
             return false;
         }
-        if !self.paths.is_empty()
-            && !self
-                .paths
-                .iter()
-                .any(|p| f.target.trim_start_matches('/') == p.trim_start_matches('/'))
-        {
-            return false;
-        }
-        if !self.purls.is_empty() {
-            let Some(purl) = f.purl.as_deref() else {
-                return false;
-            };
-            // Trivy matches a purl without version against every version of the package.
-            let unqualified = purl.split(['?', '#']).next().unwrap_or(purl);
-            let bare = unqualified.split('@').next().unwrap_or(unqualified);
-            if !self
-                .purls
-                .iter()
-                .any(|p| p == purl || p == unqualified || p == bare)
-            {
+        if !self.paths.is_empty() {
+            let candidates = [Some(f.target.as_str()), f.pkg_path.as_deref()];
+            let hit = candidates.into_iter().flatten().any(|p| {
+                self.paths.iter().any(|g| {
+                    g.matches_with(p, GLOB) || g.matches_with(p.trim_start_matches('/'), GLOB)
+                })
+            });
+            if !hit {
                 return false;
             }
+        }
+        if !self.purls.is_empty()
+            && let Some(purl) = f.purl.as_deref()
+            && !self.purls.iter().any(|p| crate::vex::purl_matches(p, purl))
+        {
+            return false;
         }
         true
     }
 
-    /// Whether it has expired by `today`.
-    pub fn expired(&self, today: NaiveDate) -> bool {
-        self.expires.is_some_and(|e| today > e)
+    /// Whether it has expired at `now`.
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires.is_some_and(|e| now > e)
     }
+}
+
+/// 00:00 UTC of `d`.
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
+/// An expiry: `YYYY-MM-DD` (00:00 UTC) or an RFC 3339 time.
+fn parse_expiry(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(midnight(d));
+    }
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn read_text(path: &Path) -> Result<String, ScanError> {
@@ -95,23 +120,22 @@ pub fn parse_plain(text: &str, path: &Path) -> Result<Vec<Ignore>, ScanError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let mut id_parts = Vec::new();
+        // As Trivy: the id is the first word; `exp:` may follow; anything else is ignored.
+        let mut words = line.split_whitespace();
+        let id = words.next().unwrap_or_default().to_owned();
         let mut expires = None;
-        for word in line.split_whitespace() {
+        for word in words {
             if let Some(d) = word.strip_prefix("exp:") {
-                expires = Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|e| {
-                    ScanError::Malformed {
+                let parsed =
+                    NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|e| ScanError::Malformed {
                         path: path.to_path_buf(),
                         message: format!("line {}: `exp:{d}` is not a YYYY-MM-DD date: {e}", i + 1),
-                    }
-                })?);
-            } else {
-                id_parts.push(word);
+                    })?;
+                expires = Some(midnight(parsed));
             }
         }
         out.push(Ignore {
-            // License expressions hold spaces ("Apache-2.0 WITH LLVM-exception").
-            id: id_parts.join(" "),
+            id,
             kind: None,
             paths: Vec::new(),
             purls: Vec::new(),
@@ -164,18 +188,36 @@ pub fn parse_yaml(text: &str, path: &Path) -> Result<Vec<Ignore>, ScanError> {
     ] {
         for e in entries {
             let expires = match &e.expired_at {
-                Some(d) => Some(
-                    NaiveDate::parse_from_str(d.get(..10).unwrap_or(d), "%Y-%m-%d").map_err(
-                        |err| malformed(format!("{}: expired_at `{d}` is not a date: {err}", e.id)),
-                    )?,
-                ),
+                Some(d) => Some(parse_expiry(d).ok_or_else(|| {
+                    malformed(format!(
+                        "{kind} `{}`: expired_at `{d}` is neither a YYYY-MM-DD date nor an RFC 3339 time",
+                        e.id
+                    ))
+                })?),
                 None => None,
             };
+            let mut paths = Vec::new();
+            for p in &e.paths {
+                paths.push(glob::Pattern::new(p).map_err(|err| {
+                    malformed(format!(
+                        "{kind} `{}`: paths: `{p}` is not a glob pattern: {err}",
+                        e.id
+                    ))
+                })?);
+            }
+            for p in &e.purls {
+                if !p.starts_with("pkg:") || !crate::vex::purl_matches(p, p) {
+                    return Err(malformed(format!(
+                        "{kind} `{}`: purls: `{p}` is not a package URL (pkg:type/namespace/name@version)",
+                        e.id
+                    )));
+                }
+            }
             out.push(Ignore {
                 source: format!("{} ({kind} {})", path.display(), e.id),
                 id: e.id,
                 kind: Some(kind),
-                paths: e.paths,
+                paths,
                 purls: e.purls,
                 statement: e.statement,
                 expires,

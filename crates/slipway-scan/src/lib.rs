@@ -7,6 +7,7 @@
 //! - [`vex`]: OpenVEX and CycloneDX VEX statements (`not_affected`, `fixed`).
 //! - [`policy`]: the gate — a severity threshold, fixable-only, ignores, VEX, per-package allow
 //!   rules, secrets and misconfigurations — giving a [`policy::Outcome`].
+//! - [`sbom`]: what the gate reads from SBOM documents (dependency graph, declared licenses, OS).
 //! - [`render`]: the markdown step summary, SARIF 2.1.0 and the GitLab container-scanning report.
 #![deny(missing_docs)]
 
@@ -14,6 +15,7 @@ pub mod ignore;
 pub mod policy;
 pub mod render;
 pub mod report;
+pub mod sbom;
 pub mod vex;
 
 mod error;

@@ -6,15 +6,18 @@
 //! fixable when `fixable_only` is set, and nothing suppresses it: a VEX statement, an ignore
 //! entry that has not expired, or a per-package allow rule. Fail closed: an unknown threshold
 //! word, an unreadable ignore or VEX file is an error before any verdict.
+//!
+//! The counts by severity are of vulnerabilities, secrets and misconfigurations; license
+//! findings are counted apart (a license has no severity of its own).
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::ignore::Ignore;
 use crate::report::{Finding, Kind, Severity};
-use crate::vex::VexStatement;
+use crate::vex::{Graph, Vex};
 
 /// A per-package allow rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +46,10 @@ pub struct Policy {
     /// Ignore entries.
     pub ignores: Vec<Ignore>,
     /// VEX statements.
-    pub vex: Vec<VexStatement>,
+    pub vex: Vex,
+    /// What contains what in the image (from its SBOM), for VEX statements about a product and
+    /// its subcomponents.
+    pub graph: Graph,
     /// Allow rules.
     pub allow: Vec<Allow>,
     /// Ignores expiring within this many days are reported.
@@ -59,7 +65,8 @@ impl Default for Policy {
             misconfigurations: true,
             deny_licenses: Vec::new(),
             ignores: Vec::new(),
-            vex: Vec::new(),
+            vex: Vex::default(),
+            graph: Graph::default(),
             allow: Vec::new(),
             warn_expiring_days: 14,
         }
@@ -74,7 +81,7 @@ pub struct Suppressed {
     /// Why (`VEX not_affected (file)`, `.trivyignore:3: statement`, `allowed: reason`).
     pub reason: String,
     /// When the ignore that suppressed it expires.
-    pub expires: Option<NaiveDate>,
+    pub expires: Option<DateTime<Utc>>,
 }
 
 /// The verdict.
@@ -82,8 +89,10 @@ pub struct Suppressed {
 pub struct Outcome {
     /// Whether the gate passes.
     pub pass: bool,
-    /// Every finding (before suppression) by severity, vulnerabilities and others together.
+    /// Every vulnerability, secret and misconfiguration (before suppression) by severity.
     pub counts: BTreeMap<Severity, u64>,
+    /// License findings (not in `counts`).
+    pub licenses: u64,
     /// Findings that block.
     pub blocking: Vec<Finding>,
     /// Findings suppressed, with reasons.
@@ -92,6 +101,8 @@ pub struct Outcome {
     pub expiring: Vec<Suppressed>,
     /// Ignore entries that have expired and no longer apply (with where they are).
     pub expired: Vec<String>,
+    /// The findings those expired entries would have ignored, with the entry and its expiry.
+    pub expired_findings: Vec<Suppressed>,
     /// Findings below the threshold, not fixable (with fixable-only), or of ungated kinds.
     pub below_threshold: u64,
 }
@@ -101,43 +112,87 @@ impl Outcome {
     pub fn count(&self, s: Severity) -> u64 {
         self.counts.get(&s).copied().unwrap_or(0)
     }
+
+    /// Several verdicts as one (the platforms of an index): it fails when any fails; counts
+    /// add up; findings are listed once each.
+    pub fn merge(all: &[Outcome]) -> Outcome {
+        let mut out = Outcome {
+            pass: all.iter().all(|o| o.pass),
+            counts: Severity::ALL.iter().map(|s| (*s, 0)).collect(),
+            licenses: 0,
+            blocking: Vec::new(),
+            ignored: Vec::new(),
+            expiring: Vec::new(),
+            expired: Vec::new(),
+            expired_findings: Vec::new(),
+            below_threshold: 0,
+        };
+        fn add<T: PartialEq + Clone>(to: &mut Vec<T>, from: &[T]) {
+            for x in from {
+                if !to.contains(x) {
+                    to.push(x.clone());
+                }
+            }
+        }
+        for o in all {
+            for (s, n) in &o.counts {
+                *out.counts.entry(*s).or_default() += n;
+            }
+            out.licenses += o.licenses;
+            out.below_threshold += o.below_threshold;
+            add(&mut out.blocking, &o.blocking);
+            add(&mut out.ignored, &o.ignored);
+            add(&mut out.expiring, &o.expiring);
+            add(&mut out.expired, &o.expired);
+            add(&mut out.expired_findings, &o.expired_findings);
+        }
+        out
+    }
 }
 
 impl Policy {
-    /// Evaluates `findings` on `today`.
-    pub fn evaluate(&self, findings: &[Finding], today: NaiveDate) -> Outcome {
+    /// Evaluates `findings` at `now` (ignores expire by it).
+    pub fn evaluate(&self, findings: &[Finding], now: DateTime<Utc>) -> Outcome {
         let mut counts: BTreeMap<Severity, u64> = Severity::ALL.iter().map(|s| (*s, 0)).collect();
+        let mut licenses = 0u64;
         let mut blocking = Vec::new();
         let mut ignored = Vec::new();
         let mut expiring = Vec::new();
         let mut expired = std::collections::BTreeSet::new();
+        let mut expired_findings = Vec::new();
         let mut below = 0u64;
-        let horizon = today + chrono::Duration::days(self.warn_expiring_days);
+        let horizon = now + chrono::Duration::days(self.warn_expiring_days);
         for f in findings {
-            *counts.entry(f.severity).or_default() += 1;
-            if let Some(v) = self.vex.iter().find(|v| v.matches(f)) {
+            if f.kind == Kind::License {
+                licenses += 1;
+            } else {
+                *counts.entry(f.severity).or_default() += 1;
+            }
+            if let Some(v) = self.vex.suppressing(f, &self.graph) {
                 ignored.push(Suppressed {
                     finding: f.clone(),
-                    reason: format!(
-                        "VEX {}{} ({})",
-                        v.status,
-                        v.justification
-                            .as_deref()
-                            .map(|j| format!(": {j}"))
-                            .unwrap_or_default(),
-                        v.source
-                    ),
+                    reason: crate::vex::describe(v),
                     expires: None,
                 });
                 continue;
             }
             let mut matching = self.ignores.iter().filter(|i| i.matches(f));
-            let live = matching.clone().find(|i| !i.expired(today));
-            for dead in matching.by_ref().filter(|i| i.expired(today)) {
+            let live = matching.clone().find(|i| !i.expired(now));
+            for dead in matching.by_ref().filter(|i| i.expired(now)) {
+                if !expired_findings
+                    .iter()
+                    .any(|s: &Suppressed| s.finding == *f)
+                {
+                    expired_findings.push(Suppressed {
+                        finding: f.clone(),
+                        reason: format!("expired ignore no longer applies: {}", dead.source),
+                        expires: dead.expires,
+                    });
+                }
                 expired.insert(format!(
                     "{} (expired {})",
                     dead.source,
-                    dead.expires.map(|d| d.to_string()).unwrap_or_default()
+                    dead.expires.map(crate::render::when).unwrap_or_default()
                 ));
             }
             if let Some(i) = live {
@@ -190,10 +245,12 @@ impl Policy {
         Outcome {
             pass: blocking.is_empty(),
             counts,
+            licenses,
             blocking,
             ignored,
             expiring,
             expired: expired.into_iter().collect(),
+            expired_findings,
             below_threshold: below,
         }
     }

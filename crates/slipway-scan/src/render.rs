@@ -2,10 +2,12 @@
 //! code scanning), the GitLab container-scanning report (security report schema 15.x). All
 //! output is deterministic for the same input (ids are derived from content, not random).
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::policy::Outcome;
+use crate::policy::{Outcome, Suppressed};
 use crate::report::{Finding, Kind, Severity};
 
 /// Most findings listed in the markdown summary.
@@ -14,7 +16,16 @@ pub const SUMMARY_TOP: usize = 20;
 pub const SARIF_MAX_RESULTS: usize = 5_000;
 
 /// The GitLab security report schema version the report follows.
-pub const GITLAB_SCHEMA_VERSION: &str = "15.0.7";
+pub const GITLAB_SCHEMA_VERSION: &str = "15.2.1";
+
+/// An expiry for people: the date, with the time when it is not midnight UTC.
+pub fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    if t.time() == chrono::NaiveTime::MIN {
+        t.format("%Y-%m-%d").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+}
 
 fn link(f: &Finding) -> String {
     match &f.url {
@@ -56,6 +67,12 @@ pub fn markdown(image: &str, scanner: &str, o: &Outcome, threshold: Severity) ->
         o.blocking.len(),
         o.ignored.len()
     ));
+    if o.licenses > 0 {
+        md.push_str(&format!(
+            "\n{} license finding(s) (not counted by severity).\n",
+            o.licenses
+        ));
+    }
     if !o.blocking.is_empty() {
         md.push_str("\n#### Blocking findings\n\n| Severity | Id | Package | Installed | Fixed in | Where |\n|---|---|---|---|---|---|\n");
         let mut sorted: Vec<&Finding> = o.blocking.iter().collect();
@@ -63,7 +80,11 @@ pub fn markdown(image: &str, scanner: &str, o: &Outcome, threshold: Severity) ->
         for f in sorted.iter().take(SUMMARY_TOP) {
             md.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} |\n",
-                f.severity,
+                if f.kind == Kind::License {
+                    "LICENSE".to_owned()
+                } else {
+                    f.severity.to_string()
+                },
                 link(f),
                 cell(f.package.as_deref().unwrap_or("—")),
                 cell(f.version.as_deref().unwrap_or("—")),
@@ -97,7 +118,7 @@ pub fn markdown(image: &str, scanner: &str, o: &Outcome, threshold: Severity) ->
         md.push_str(&format!(
             "\n> ⚠️ the ignore of {} expires on {}\n",
             s.finding.id,
-            s.expires.map(|d| d.to_string()).unwrap_or_default()
+            s.expires.map(when).unwrap_or_default()
         ));
     }
     for e in &o.expired {
@@ -125,24 +146,60 @@ fn security_severity(s: Severity) -> &'static str {
     }
 }
 
-fn rule_id(f: &Finding) -> String {
-    // Stable: the finding's own id (a CVE, a check id), one rule per id.
+/// The SARIF rule of a finding: its own id (a CVE, a check id, a secret rule), so the same
+/// finding has the same rule in every run and across images.
+pub fn rule_id(f: &Finding) -> String {
     f.id.clone()
 }
 
-/// SARIF 2.1.0 for `findings` (all of them, each at its severity), one run.
-pub fn sarif(findings: &[Finding], tool_version: &str, image: &str) -> Value {
+/// The identity of a finding across runs (same id, package, version and place).
+fn fingerprint(f: &Finding) -> String {
+    stable_id(&[
+        &f.id,
+        f.package.as_deref().unwrap_or(""),
+        f.version.as_deref().unwrap_or(""),
+        &f.target,
+    ])
+}
+
+/// SARIF 2.1.0 for `findings`, one run. Findings the policy let through (`suppressed`: VEX,
+/// ignores, allow rules) are results with a `suppressions` entry (kind `external`, status
+/// `accepted`, the reason as justification), so code scanning shows them as dismissed rather
+/// than open. At most [`SARIF_MAX_RESULTS`] results: unsuppressed ones first, most severe first;
+/// the same finding twice (several platforms) is one result.
+pub fn sarif(
+    findings: &[Finding],
+    suppressed: &[Suppressed],
+    tool_version: &str,
+    image: &str,
+) -> Value {
+    let reasons: HashMap<&Finding, &str> = suppressed
+        .iter()
+        .map(|s| (&s.finding, s.reason.as_str()))
+        .collect();
     let mut rules: Vec<Value> = Vec::new();
     let mut index: std::collections::BTreeMap<String, usize> = Default::default();
     let mut sorted: Vec<&Finding> = findings.iter().collect();
     sorted.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
+        reasons
+            .contains_key(a)
+            .cmp(&reasons.contains_key(b))
+            .then(b.severity.cmp(&a.severity))
             .then(a.id.cmp(&b.id))
             .then(a.package.cmp(&b.package))
+            .then(a.version.cmp(&b.version))
+            .then(a.target.cmp(&b.target))
     });
+    let mut seen = std::collections::HashSet::new();
     let mut results = Vec::new();
-    for f in sorted.iter().take(SARIF_MAX_RESULTS) {
+    for f in sorted {
+        if results.len() == SARIF_MAX_RESULTS {
+            break;
+        }
+        let print = fingerprint(f);
+        if !seen.insert(print.clone()) {
+            continue;
+        }
         let id = rule_id(f);
         let i = *index.entry(id.clone()).or_insert_with(|| {
             rules.push(json!({
@@ -171,7 +228,7 @@ pub fn sarif(findings: &[Finding], tool_version: &str, image: &str) -> Value {
         } else {
             f.target.trim_start_matches('/')
         });
-        results.push(json!({
+        let mut result = json!({
             "ruleId": id,
             "ruleIndex": i,
             "level": sarif_level(f.severity),
@@ -188,8 +245,16 @@ pub fn sarif(findings: &[Finding], tool_version: &str, image: &str) -> Value {
                 },
                 "message": { "text": image }
             }],
-            "partialFingerprints": { "slipway/v1": stable_id(&[&f.id, f.package.as_deref().unwrap_or(""), f.version.as_deref().unwrap_or(""), &f.target]) },
-        }));
+            "partialFingerprints": { "slipway/v1": print },
+        });
+        if let Some(reason) = reasons.get(f) {
+            result["suppressions"] = json!([{
+                "kind": "external",
+                "status": "accepted",
+                "justification": reason,
+            }]);
+        }
+        results.push(result);
     }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -249,10 +314,34 @@ fn gitlab_severity(s: Severity) -> &'static str {
     }
 }
 
-/// The GitLab container-scanning report (`gl-container-scanning-report.json`) for the
-/// vulnerabilities among `findings`. Times are `YYYY-MM-DDTHH:MM:SS` as the schema requires.
+/// At most `n` characters of `s` (GitLab counts characters, as JSON Schema does).
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(n - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+fn gitlab_url(u: &str) -> bool {
+    ["https://", "http://", "ftp://"]
+        .iter()
+        .any(|p| u.len() > p.len() && u.starts_with(p))
+}
+
+/// The GitLab container-scanning report (`gl-container-scanning-report.json`, security report
+/// schema [`GITLAB_SCHEMA_VERSION`]) for the vulnerabilities among `findings`. Findings the
+/// policy let through (`suppressed`) are left out, as Trivy's GitLab template leaves out what
+/// its ignores and VEX filter. Each vulnerability's id derives from what it is and where
+/// (vulnerability, package, version, target, image), so it is unique in the report and stable
+/// across runs; the same finding twice (several platforms) is listed once. Times are
+/// `YYYY-MM-DDTHH:MM:SS` as the schema requires.
+#[allow(clippy::too_many_arguments)]
 pub fn gitlab(
     findings: &[Finding],
+    suppressed: &[Suppressed],
     image: &str,
     operating_system: &str,
     scanner: &str,
@@ -261,45 +350,73 @@ pub fn gitlab(
     end: &str,
 ) -> Value {
     let (scanner_name, scanner_version) = scanner.split_once(' ').unwrap_or((scanner, "unknown"));
-    let vulns: Vec<Value> = findings
+    let hidden: std::collections::HashSet<&Finding> =
+        suppressed.iter().map(|s| &s.finding).collect();
+    let os = if operating_system.trim().is_empty() {
+        "unknown"
+    } else {
+        operating_system
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut vulns: Vec<Value> = Vec::new();
+    for f in findings
         .iter()
-        .filter(|f| f.kind == Kind::Vulnerability)
-        .map(|f| {
-            let identifier_type = if f.id.starts_with("CVE-") {
-                "cve"
-            } else if f.id.starts_with("GHSA-") {
-                "ghsa"
-            } else {
-                "other"
-            };
-            let mut ident = json!({ "type": identifier_type, "name": f.id, "value": f.id });
-            if let Some(u) = &f.url {
-                ident["url"] = json!(u);
-            }
-            let mut v = json!({
-                "id": stable_id(&[&f.id, f.package.as_deref().unwrap_or(""), f.version.as_deref().unwrap_or(""), image]),
-                "name": f.title.clone().unwrap_or_else(|| f.id.clone()),
-                "description": f.title.clone().unwrap_or_else(|| format!("{} in {}", f.id, f.package.as_deref().unwrap_or("?"))),
-                "severity": gitlab_severity(f.severity),
-                "identifiers": [ident],
-                "location": {
-                    "dependency": {
-                        "package": { "name": f.package.clone().unwrap_or_default() },
-                        "version": f.version.clone().unwrap_or_default(),
-                    },
-                    "operating_system": operating_system,
-                    "image": image,
+        .filter(|f| f.kind == Kind::Vulnerability && !hidden.contains(f))
+    {
+        let id = stable_id(&[
+            &f.id,
+            f.package.as_deref().unwrap_or(""),
+            f.version.as_deref().unwrap_or(""),
+            &f.target,
+            image,
+        ]);
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let identifier_type = if f.id.starts_with("CVE-") {
+            "cve"
+        } else if f.id.starts_with("GHSA-") {
+            "ghsa"
+        } else {
+            "other"
+        };
+        let url = f.url.as_deref().filter(|u| gitlab_url(u));
+        let mut ident = json!({ "type": identifier_type, "name": f.id, "value": f.id });
+        if let Some(u) = url {
+            ident["url"] = json!(u);
+        }
+        let mut v = json!({
+            "id": id,
+            "name": cut(f.title.as_deref().unwrap_or(&f.id), 255),
+            "description": cut(
+                &f.title.clone().unwrap_or_else(|| format!("{} in {}", f.id, f.package.as_deref().unwrap_or("?"))),
+                1_048_576,
+            ),
+            "severity": gitlab_severity(f.severity),
+            "identifiers": [ident],
+            "location": {
+                "dependency": {
+                    "package": { "name": f.package.clone().unwrap_or_default() },
+                    "version": f.version.clone().unwrap_or_default(),
                 },
-            });
-            if let Some(fix) = &f.fixed_version {
-                v["solution"] = json!(format!("Upgrade {} to {fix}", f.package.as_deref().unwrap_or("the package")));
-            }
-            if let Some(u) = &f.url {
-                v["links"] = json!([{ "url": u }]);
-            }
-            v
-        })
-        .collect();
+                "operating_system": os,
+                "image": image,
+            },
+        });
+        if let Some(fix) = &f.fixed_version {
+            v["solution"] = json!(cut(
+                &format!(
+                    "Upgrade {} to {fix}",
+                    f.package.as_deref().unwrap_or("the package")
+                ),
+                7000
+            ));
+        }
+        if let Some(u) = url {
+            v["links"] = json!([{ "url": u }]);
+        }
+        vulns.push(v);
+    }
     json!({
         "version": GITLAB_SCHEMA_VERSION,
         "scan": {

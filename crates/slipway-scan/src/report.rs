@@ -105,7 +105,7 @@ impl fmt::Display for Kind {
 }
 
 /// One finding, whatever scanner reported it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Finding {
     /// Vulnerability id, secret rule id, check id or license name.
     pub id: String,
@@ -123,6 +123,8 @@ pub struct Finding {
     pub purl: Option<String>,
     /// The file or target it was found in.
     pub target: String,
+    /// The file the package was found in, when the scanner says (Trivy's `PkgPath`).
+    pub pkg_path: Option<String>,
     /// A short title.
     pub title: Option<String>,
     /// A link for humans.
@@ -141,8 +143,16 @@ impl Finding {
 pub struct Report {
     /// `trivy 0.58.1`, `grype 0.86.1`.
     pub scanner: String,
-    /// What was scanned, as the report names it.
+    /// What was scanned, as the report names it (Trivy `ArtifactName`, Grype
+    /// `source.target.userInput`).
     pub artifact: Option<String>,
+    /// The image's config digest (Trivy `Metadata.ImageID`, Grype `source.target.imageID`).
+    pub image_id: Option<String>,
+    /// Manifest digests the report names: `NAME@sha256:…` repo digests (Trivy
+    /// `Metadata.RepoDigests`, Grype `repoDigests`) and Grype's `manifestDigest`.
+    pub digests: Vec<String>,
+    /// The operating system, `family version` (Trivy `Metadata.OS`, Grype `distro`).
+    pub os: Option<String>,
     /// Every finding, in report order.
     pub findings: Vec<Finding>,
 }
@@ -163,7 +173,29 @@ struct TrivyReport {
     #[serde(default)]
     artifact_name: Option<String>,
     #[serde(default)]
+    metadata: Option<TrivyMetadata>,
+    #[serde(default)]
     results: Vec<TrivyResult>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TrivyMetadata {
+    #[serde(default, rename = "OS")]
+    os: Option<TrivyOs>,
+    #[serde(default, rename = "ImageID")]
+    image_id: Option<String>,
+    #[serde(default)]
+    repo_digests: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TrivyOs {
+    #[serde(default)]
+    family: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +231,8 @@ struct TrivyVuln {
     fixed_version: Option<String>,
     #[serde(default)]
     pkg_identifier: Option<TrivyPkgId>,
+    #[serde(default)]
+    pkg_path: Option<String>,
     #[serde(default)]
     severity: Option<String>,
     #[serde(default)]
@@ -267,6 +301,7 @@ fn trivy_findings(results: Vec<TrivyResult>) -> Vec<Finding> {
                 fixed_version: v.fixed_version.filter(|f| !f.is_empty()),
                 purl: v.pkg_identifier.and_then(|p| p.purl),
                 target: r.target.clone(),
+                pkg_path: v.pkg_path.filter(|p| !p.is_empty()),
                 title: v.title,
                 url: v.primary_url,
             });
@@ -281,6 +316,7 @@ fn trivy_findings(results: Vec<TrivyResult>) -> Vec<Finding> {
                 fixed_version: None,
                 purl: None,
                 target: r.target.clone(),
+                pkg_path: None,
                 title: s.title,
                 url: None,
             });
@@ -302,6 +338,7 @@ fn trivy_findings(results: Vec<TrivyResult>) -> Vec<Finding> {
                 fixed_version: None,
                 purl: None,
                 target: r.target.clone(),
+                pkg_path: None,
                 title: m.title,
                 url: m.primary_url,
             });
@@ -319,6 +356,7 @@ fn trivy_findings(results: Vec<TrivyResult>) -> Vec<Finding> {
                     .file_path
                     .filter(|p| !p.is_empty())
                     .unwrap_or(r.target.clone()),
+                pkg_path: None,
                 title: None,
                 url: None,
             });
@@ -336,6 +374,16 @@ struct GrypeReport {
     descriptor: Option<GrypeDescriptor>,
     #[serde(default)]
     source: Option<GrypeSource>,
+    #[serde(default)]
+    distro: Option<GrypeDistro>,
+}
+
+#[derive(Deserialize)]
+struct GrypeDistro {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    version: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -422,6 +470,7 @@ fn grype_findings(r: GrypeReport) -> Vec<Finding> {
                     .into_iter()
                     .find_map(|l| l.path)
                     .unwrap_or_default(),
+                pkg_path: None,
                 title: m.vulnerability.description.map(|d| {
                     let line = d.lines().next().unwrap_or_default();
                     line.chars().take(120).collect()
@@ -510,17 +559,39 @@ pub fn read(path: &Path) -> Result<Report, ScanError> {
                 ),
                 None => "grype".to_owned(),
             };
-            let artifact = g.source.as_ref().and_then(|s| match &s.target {
-                Some(serde_json::Value::String(t)) => Some(t.clone()),
-                Some(serde_json::Value::Object(o)) => o
-                    .get("userInput")
+            let target = g.source.as_ref().and_then(|s| s.target.as_ref());
+            let field = |k: &str| {
+                target
+                    .and_then(|t| t.get(k))
                     .and_then(|v| v.as_str())
-                    .map(str::to_owned),
-                _ => None,
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+            };
+            let artifact = match target {
+                Some(serde_json::Value::String(t)) => Some(t.clone()),
+                _ => field("userInput"),
+            };
+            let mut digests: Vec<String> = target
+                .and_then(|t| t.get("repoDigests"))
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            digests.extend(field("manifestDigest"));
+            let os = g.distro.as_ref().and_then(|d| {
+                let name = d.name.as_deref().filter(|n| !n.is_empty())?;
+                Some(match d.version.as_deref().filter(|v| !v.is_empty()) {
+                    Some(v) => format!("{name} {v}"),
+                    None => name.to_owned(),
+                })
             });
             Report {
                 scanner,
                 artifact,
+                image_id: field("imageID"),
+                digests,
+                os,
                 findings: grype_findings(g),
             }
         }
@@ -539,12 +610,36 @@ pub fn read(path: &Path) -> Result<Report, ScanError> {
                         .unwrap_or_else(|| "(unknown version)".into())
                 ),
                 artifact: t.artifact_name,
+                image_id: t
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.image_id.clone())
+                    .filter(|i| !i.is_empty()),
+                digests: t
+                    .metadata
+                    .as_ref()
+                    .map(|m| m.repo_digests.clone())
+                    .unwrap_or_default(),
+                os: t
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.os.as_ref())
+                    .and_then(|o| {
+                        let family = o.family.as_deref().filter(|f| !f.is_empty())?;
+                        Some(match o.name.as_deref().filter(|n| !n.is_empty()) {
+                            Some(n) => format!("{family} {n}"),
+                            None => family.to_owned(),
+                        })
+                    }),
                 findings: trivy_findings(t.results),
             }
         }
         AnyDoc::Trivy(TrivyDoc::Legacy(results)) => Report {
             scanner: "trivy (legacy report)".into(),
             artifact: None,
+            image_id: None,
+            digests: Vec::new(),
+            os: None,
             findings: trivy_findings(results),
         },
     })

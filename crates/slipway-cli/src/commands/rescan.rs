@@ -7,10 +7,15 @@
 
 use std::path::{Path, PathBuf};
 
-use slipway_state::{ScanRecord, SeverityCounts, Verdict};
+use slipway_scan::policy::{Outcome, Policy};
+use slipway_scan::sbom::Facts;
+use slipway_state::{ScanRecord, Verdict};
 use slipway_types::Digest;
 
-use crate::commands::scan_sbom::{ScanSbomArgs, policy, to_state, write_file};
+use crate::commands::scan_sbom::{
+    Judged, ScanSbomArgs, blocking_line, blocking_summary, combine, image_ids, policy, record_of,
+    warn_ignores, write_reports,
+};
 use crate::error::Failure;
 use crate::{Context, StepReport};
 
@@ -179,6 +184,7 @@ fn run_on_sbom(ctx: &Context, tool: &str, sbom: &Path, out: &Path) -> Result<(),
 
 /// Runs the rescan.
 pub fn rescan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
+    let started = chrono::Utc::now();
     let state_file = ctx.state_file();
     let state = state_file.read()?.unwrap_or_default();
     let cfg = ctx.settings.config.config.scan.clone().unwrap_or_default();
@@ -197,12 +203,21 @@ pub fn rescan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure>
         return Err(Failure::usage("--rescan: nothing reads the SBOM")
             .with_hint("pass --scanner trivy|grype (it scans the SBOM), or --report FILE"));
     }
-    let today = chrono::Utc::now().date_naive();
-    let mut records = Vec::new();
-    let mut all_findings = Vec::new();
-    let mut blocking_lines = Vec::new();
-    let mut scanner_name = String::new();
+    // The index each SBOM's manifest belongs to, when the state knows it.
+    let index_of = |d: &Digest| {
+        state.images.iter().find_map(|(name, img)| {
+            let i = img.index.as_ref()?;
+            img.platforms
+                .values()
+                .any(|p| &p.manifest.digest == d)
+                .then(|| (name.clone(), i.digest.clone()))
+        })
+    };
+    // Everything is read (and refused when malformed) before a verdict is recorded.
+    let mut prepared = Vec::new();
     for input in &inputs {
+        let facts = Facts::read(&input.path)
+            .map_err(|e| Failure::from(e).with_hint("give an SPDX or CycloneDX JSON SBOM"))?;
         let report_path = match (&given_report, &tool) {
             (Some(r), _) => r.clone(),
             (None, Some(t)) => {
@@ -220,102 +235,91 @@ pub fn rescan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure>
             (None, None) => unreachable!("checked above"),
         };
         let report = slipway_scan::report::read(&report_path)?;
-        scanner_name = report.scanner.clone();
-        let outcome = pol.evaluate(&report.findings, today);
-        let count = |s| outcome.count(s);
-        use slipway_scan::Severity as S;
-        let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-        let label = input
-            .platform
-            .clone()
-            .unwrap_or_else(|| input.digest.short());
-        for f in &outcome.blocking {
-            blocking_lines.push(format!(
-                "{label}: {} {} {} {}",
-                f.severity,
-                f.id,
-                f.package.as_deref().unwrap_or(&f.target),
-                f.version.as_deref().unwrap_or("")
-            ));
+        prepared.push((input, facts, report_path, report));
+    }
+    let now = chrono::Utc::now();
+    let mut judged = Vec::new();
+    for (input, facts, report_path, report) in prepared {
+        let image = args.image.clone().or(input.image.clone());
+        let index = index_of(&input.digest).map(|(_, i)| i);
+        let mut digests = vec![&input.digest];
+        if let Some(i) = &index {
+            digests.push(i);
         }
-        records.push(ScanRecord {
-            image: args.image.clone().or(input.image.clone()),
+        let platform = input.platform.as_deref().and_then(|p| p.parse().ok());
+        let mut graph = facts.graph.clone();
+        graph.add_root_ids(&image_ids(
+            image.as_deref().unwrap_or("image"),
+            &digests,
+            platform.as_ref(),
+        ));
+        let mut findings = report.findings;
+        findings.extend(slipway_scan::sbom::license_findings(
+            &facts.licenses,
+            &pol.deny_licenses,
+        ));
+        let outcome = Policy {
+            graph,
+            ..pol.clone()
+        }
+        .evaluate(&findings, now);
+        judged.push(Judged {
+            platform: input.platform.clone(),
             digest: input.digest.clone(),
-            scanner: report.scanner.clone(),
+            image,
+            scanner: report.scanner,
             report: Some(ctx.settings.display_path(&ctx.cwd, &report_path)),
             sboms: vec![ctx.settings.display_path(&ctx.cwd, &input.path)],
-            verdict: if outcome.pass {
-                Verdict::Pass
-            } else {
-                Verdict::Fail
-            },
-            counts: SeverityCounts {
-                critical: count(S::Critical),
-                high: count(S::High),
-                medium: count(S::Medium),
-                low: count(S::Low),
-                unknown: count(S::Unknown),
-            },
-            blocking: outcome.blocking.iter().map(to_state).collect(),
-            ignored: outcome
-                .ignored
-                .iter()
-                .map(|s| slipway_state::Finding {
-                    reason: Some(s.reason.clone()),
-                    expires: s.expires.and_then(midnight),
-                    ..to_state(&s.finding)
-                })
-                .collect(),
-            expiring: Vec::new(),
-            at: chrono::Utc::now(),
+            findings,
+            outcome,
+            os: report.os.or(facts.os),
         });
-        all_findings.extend(report.findings);
     }
+    let ended = chrono::Utc::now();
+    let mut records: Vec<ScanRecord> = judged.iter().map(|j| record_of(j, ended)).collect();
+    let scanner_name = judged
+        .first()
+        .map(|j| j.scanner.clone())
+        .unwrap_or_default();
     // The image's index, when the state knows it, gets the combined verdict too: promote looks
     // at an index's own verdict first.
-    let digests: Vec<&Digest> = records.iter().map(|r| &r.digest).collect();
-    let index = state.images.iter().find_map(|(name, img)| {
-        let i = img.index.as_ref()?;
-        img.platforms
-            .values()
-            .any(|p| digests.contains(&&p.manifest.digest))
-            .then(|| (name.clone(), i.digest.clone()))
-    });
-    if let Some((name, idx)) = index {
-        let fail = records.iter().any(|r| r.verdict == Verdict::Fail);
-        let mut counts = SeverityCounts::default();
-        for r in &records {
-            counts.critical += r.counts.critical;
-            counts.high += r.counts.high;
-            counts.medium += r.counts.medium;
-            counts.low += r.counts.low;
-            counts.unknown += r.counts.unknown;
-        }
-        records.push(ScanRecord {
-            image: Some(name),
-            digest: idx,
-            scanner: scanner_name.clone(),
-            report: None,
-            sboms: records.iter().flat_map(|r| r.sboms.clone()).collect(),
-            verdict: if fail { Verdict::Fail } else { Verdict::Pass },
-            counts,
-            blocking: records.iter().flat_map(|r| r.blocking.clone()).collect(),
-            ignored: Vec::new(),
-            expiring: Vec::new(),
-            at: chrono::Utc::now(),
-        });
+    let index = judged.iter().find_map(|j| index_of(&j.digest));
+    if let Some((name, idx)) = &index {
+        let members: Vec<&Judged> = judged
+            .iter()
+            .filter(|j| index_of(&j.digest).is_some_and(|(_, i)| &i == idx))
+            .collect();
+        let outcome = Outcome::merge(
+            &members
+                .iter()
+                .map(|j| j.outcome.clone())
+                .collect::<Vec<_>>(),
+        );
+        records.push(record_of(
+            &Judged {
+                platform: None,
+                digest: idx.clone(),
+                image: Some(name.clone()),
+                scanner: scanner_name.clone(),
+                report: None,
+                sboms: members.iter().flat_map(|j| j.sboms.clone()).collect(),
+                findings: Vec::new(),
+                outcome,
+                os: None,
+            },
+            ended,
+        ));
     }
-    if let Some(p) = args.sarif.as_ref().map(|p| ctx.cwd.join(p)) {
-        write_file(
-            &p,
-            &slipway_scan::render::sarif(
-                &all_findings,
-                env!("CARGO_PKG_VERSION"),
-                &inputs[0].digest.to_string(),
-            ),
-            "--sarif",
-        )?;
-    }
+    let subject = match &index {
+        Some((name, idx)) => format!("{name}@{idx}"),
+        None => match (&judged[0].image, &judged[0].digest) {
+            (Some(n), d) => format!("{n}@{d}"),
+            (None, d) => d.to_string(),
+        },
+    };
+    write_reports(ctx, args, &judged, &subject, started, ended)?;
+    let combined = combine(&judged);
+    warn_ignores(ctx, &combined);
     state_file.update(|s| s.scans.extend(records.iter().cloned()))?;
     let pass = records.iter().all(|r| r.verdict == Verdict::Pass);
     let mut md = format!(
@@ -336,6 +340,18 @@ pub fn rescan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure>
             r.counts.low
         ));
     }
+    for e in &combined.expired {
+        md.push_str(&format!("\n> ⚠️ expired ignore no longer applies: {e}\n"));
+    }
+    for s in &combined.expiring {
+        md.push_str(&format!(
+            "\n> ⚠️ the ignore of {} expires on {}\n",
+            s.finding.id,
+            s.expires
+                .map(slipway_scan::render::when)
+                .unwrap_or_default()
+        ));
+    }
     let json = serde_json::json!({
         "rescan": true,
         "verdict": if pass { "pass" } else { "fail" },
@@ -347,29 +363,38 @@ pub fn rescan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure>
             "counts": r.counts,
             "sboms": r.sboms,
             "blocking": r.blocking.len(),
+            "expiring": r.expiring.len(),
         })).collect::<Vec<_>>(),
+        "expired_ignores": combined.expired,
     });
     if !pass {
-        if ctx.settings.json() {
-            ctx.printer.json(&json);
-        }
         ctx.publish_markdown(&md);
-        let shown: Vec<&String> = blocking_lines.iter().take(20).collect();
-        return Err(Failure::denied(format!(
-            "the rescan failed: {} blocking finding(s) at or above {fail_on}:\n  - {}{}",
-            blocking_lines.len(),
-            shown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join("\n  - "),
-            if blocking_lines.len() > shown.len() {
-                format!("\n  …and {} more", blocking_lines.len() - shown.len())
+        let mut lines: Vec<String> = Vec::new();
+        for j in &judged {
+            let label = j.platform.clone().unwrap_or_else(|| j.digest.short());
+            for f in &j.outcome.blocking {
+                lines.push(blocking_line(f, Some(&label)));
+            }
+        }
+        let total = lines.len();
+        lines.truncate(20);
+        let message = format!(
+            "the rescan failed: {} blocking finding(s) ({}):\n  - {}{}",
+            total,
+            blocking_summary(&combined, fail_on),
+            lines.join("\n  - "),
+            if total > lines.len() {
+                format!("\n  …and {} more", total - lines.len())
             } else {
                 String::new()
             }
-        ))
-        .with_hint(
+        );
+        let failure = if ctx.settings.json() {
+            Failure::denied_with_data(message, json)
+        } else {
+            Failure::denied(message)
+        };
+        return Err(failure.with_hint(
             "the new verdict is recorded: promote refuses this digest until a rescan passes",
         ));
     }

@@ -19,6 +19,8 @@ pub struct SbomPlan {
     pub dir: PathBuf,
     /// `native`, `syft` or `trivy`.
     pub tool: String,
+    /// The tool's version, asked once per run (`trivy --version` alone takes seconds).
+    pub tool_version: std::cell::OnceCell<String>,
 }
 
 /// One document written.
@@ -30,8 +32,6 @@ pub struct Written {
     pub packages: Option<usize>,
     /// Files it lists (native only).
     pub files: Option<usize>,
-    /// Declared licenses: (package, version, purl, license, where found) — native only.
-    pub licenses: Vec<(String, Option<String>, String, String, String)>,
 }
 
 /// Parses `--sbom-format`: `spdx`, `cyclonedx`, both comma-separated, or `none`.
@@ -92,12 +92,14 @@ fn write(path: &Path, bytes: &[u8]) -> Result<Digest, Failure> {
     Ok(slipway_oci::digest::sha256(bytes))
 }
 
-fn tool_version(tool: &str) -> String {
+/// `tool VERSION` from `tool --version` (trivy: `Version: 0.50.0`; syft: `syft 1.0.0`); a
+/// version that cannot be read is recorded as `unknown`, with a warning.
+fn tool_version(ctx: &Context, tool: &str) -> String {
     let out = std::process::Command::new(tool).arg("--version").output();
     let text = out
+        .as_ref()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
-    // trivy: "Version: 0.50.0"; syft: "syft 1.0.0".
     let v = text
         .lines()
         .find_map(|l| {
@@ -105,8 +107,21 @@ fn tool_version(tool: &str) -> String {
                 .or_else(|| l.strip_prefix(&format!("{tool} ")))
         })
         .map(str::trim)
-        .unwrap_or("unknown");
-    format!("{tool} {v}")
+        .filter(|v| !v.is_empty());
+    match v {
+        Some(v) => format!("{tool} {v}"),
+        None => {
+            ctx.printer.warn(&format!(
+                "cannot tell which {tool} made the SBOM: `{tool} --version` printed {}; the state records `{tool} unknown`",
+                match &out {
+                    Ok(o) if text.trim().is_empty() => format!("nothing (exit {})", o.status),
+                    Ok(_) => format!("`{}`", text.lines().next().unwrap_or_default().trim()),
+                    Err(e) => format!("nothing ({e})"),
+                }
+            ));
+            format!("{tool} unknown")
+        }
+    }
 }
 
 /// Writes the SBOMs of one platform manifest.
@@ -132,7 +147,7 @@ pub fn platform_sboms(
                 std::fs::create_dir_all(p)
                     .map_err(|e| Failure::usage(format!("`{}`: {e}", p.display())))?;
             }
-            run_tool(ctx, &plan.tool, *f, platform, layout_dir, &path)?;
+            run_tool(ctx, &plan.tool, *f, platform, manifest, layout_dir, &path)?;
             let bytes = std::fs::read(&path).map_err(|e| {
                 Failure::external(format!(
                     "{} wrote no SBOM at `{}`: {e}",
@@ -155,11 +170,13 @@ pub fn platform_sboms(
                     format: *f,
                     path: ctx.settings.display_path(&ctx.cwd, &path),
                     sha256: slipway_oci::digest::sha256(&bytes),
-                    tool: tool_version(&plan.tool),
+                    tool: plan
+                        .tool_version
+                        .get_or_init(|| tool_version(ctx, &plan.tool))
+                        .clone(),
                 },
                 packages: None,
                 files: None,
-                licenses: Vec::new(),
             });
         }
         return Ok(out);
@@ -199,21 +216,6 @@ pub fn platform_sboms(
             },
             packages: Some(sbom.packages.len()),
             files: Some(sbom.files.len()),
-            licenses: sbom
-                .packages
-                .iter()
-                .flat_map(|p| {
-                    p.licenses.iter().map(|l| {
-                        (
-                            p.name.clone(),
-                            p.version.clone(),
-                            p.purl.clone(),
-                            l.clone(),
-                            p.location.clone(),
-                        )
-                    })
-                })
-                .collect(),
         });
     }
     Ok(out)
@@ -224,9 +226,13 @@ fn run_tool(
     tool: &str,
     format: SbomFormat,
     platform: &Platform,
+    manifest: &Digest,
     layout: &Path,
     out: &Path,
 ) -> Result<(), Failure> {
+    // The platform's own manifest: trivy ignores --platform for a layout.
+    let single = out.with_extension("layout");
+    let source = crate::commands::scan_sbom::layout_source(tool, layout, Some(manifest), &single)?;
     let mut cmd = std::process::Command::new(tool);
     match tool {
         "trivy" => {
@@ -240,11 +246,13 @@ fn run_tool(
                 .arg("--output")
                 .arg(out)
                 .arg("--input")
-                .arg(layout);
+                .arg(&source);
         }
         "syft" => {
-            cmd.arg("scan")
-                .arg(format!("oci-dir:{}", layout.display()))
+            // No update check: the step talks to nothing but what it is pointed at.
+            cmd.env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+                .arg("scan")
+                .arg(format!("oci-dir:{}", source.display()))
                 .arg("--platform")
                 .arg(platform.to_string())
                 .arg("-o")
@@ -258,6 +266,7 @@ fn run_tool(
                 ));
         }
         other => {
+            let _ = std::fs::remove_dir_all(&single);
             return Err(Failure::usage(format!(
                 "--sbom-tool: `{other}` is not supported (native, syft, trivy)"
             )));
@@ -265,7 +274,9 @@ fn run_tool(
     }
     ctx.printer
         .detail(&format!("running {tool} for the SBOM of {platform}"));
-    let status = cmd.status().map_err(|e| {
+    let status = cmd.status();
+    let _ = std::fs::remove_dir_all(&single);
+    let status = status.map_err(|e| {
         Failure::external(format!("cannot run {tool}: {e}")).with_hint(format!(
             "install {tool}, or use the native SBOM (--sbom-tool native)"
         ))

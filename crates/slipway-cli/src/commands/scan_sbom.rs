@@ -4,12 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use clap::Args;
 use slipway_ci::{Annotation, CiKind, Level};
-use slipway_scan::policy::{Allow, Policy};
-use slipway_scan::{Finding, Severity, render};
+use slipway_scan::policy::{Allow, Outcome, Policy};
+use slipway_scan::sbom::Facts;
+use slipway_scan::vex::{Graph, Vex};
+use slipway_scan::{Finding, Kind, Report, Severity, render};
 use slipway_state::{ScanRecord, SeverityCounts, Step, Verdict};
-use slipway_types::Digest;
+use slipway_types::{Digest, Platform};
 
 use crate::commands::sbom;
 use crate::error::Failure;
@@ -24,13 +27,17 @@ databases and every file with its sha256 (--sbom-tool syft|trivy runs those tool
 They go to .slipway/sbom (--sbom-dir) and into the state, where slipway-sign finds them.
 
 The gate reads a Trivy JSON report (SchemaVersion 2 or the legacy array) or a Grype JSON report
-(--report FILE), or runs the scanner on the image's layout (--scanner trivy|grype). A finding
-blocks when it is at or above --severity (default critical), fixable with --fixable-only, and not
-suppressed by a VEX statement (--vex), an unexpired .trivyignore / .trivyignore.yaml entry
-(--ignore-file; default: those files in the working directory) or an allow rule in
-policy.scan.allow. Secrets and misconfigurations gate too unless switched off; licenses on
-policy.scan.deny_licenses block. Exit 1 when the gate fails; the verdict is recorded in the state
-for the image's digest either way (promote requires a passing one).")]
+(--report FILE; when it names an image — Trivy's Metadata.ImageID/RepoDigests, Grype's
+source.target — that must be this image, else exit 2 unless --allow-report-mismatch), or runs
+the scanner on the image's layout once per platform (--scanner trivy|grype), recording a verdict
+per manifest and one for the index. A finding blocks when it is at or above --severity (default
+critical), fixable with --fixable-only, and not suppressed by a VEX statement (--vex; products
+and subcomponents are related through the SBOM's dependency graph), an unexpired .trivyignore /
+.trivyignore.yaml entry (--ignore-file; default: those files in the working directory) or an
+allow rule in policy.scan.allow. Secrets and misconfigurations gate too unless switched off;
+packages whose SBOM license is on the deny-list block (the deny-list needs an SBOM). Exit 1 when
+the gate fails; the verdict is recorded in the state either way (promote requires a passing
+one).")]
 pub struct ScanSbomArgs {
     /// Image to gate: its name in the state [default: the only one]
     #[arg(long, value_name = "NAME")]
@@ -69,9 +76,14 @@ pub struct ScanSbomArgs {
     #[arg(long = "vex", value_name = "FILE")]
     pub vex: Vec<PathBuf>,
 
-    /// License name that fails the gate; repeatable [config: policy.scan.deny_licenses]
+    /// License (SPDX id) that fails the gate when a package in the SBOM declares it; repeatable
+    /// [config: policy.scan.deny_licenses]
     #[arg(long = "deny-license", value_name = "NAME")]
     pub deny_licenses: Vec<String>,
+
+    /// Gate on --report even when it names another image (a loud warning instead of exit 2)
+    #[arg(long)]
+    pub allow_report_mismatch: bool,
 
     /// Write SARIF 2.1.0 (for GitHub code scanning) [config: scan.sarif]
     #[arg(long, value_name = "FILE")]
@@ -141,6 +153,22 @@ pub(crate) fn policy(ctx: &Context, args: &ScanSbomArgs) -> Result<(Policy, Seve
         })?,
         None => Severity::Critical,
     };
+    for (i, a) in cfg.allow.iter().enumerate() {
+        if a.reason.trim().is_empty() {
+            return Err(Failure::usage(format!(
+                "policy.scan.allow[{i}].reason: the allow rule for `{}` has no reason",
+                a.package
+            ))
+            .with_hint(
+                "say why the findings are accepted; the reason goes into the state and the summary",
+            ));
+        }
+        if a.package.trim().is_empty() {
+            return Err(Failure::usage(format!(
+                "policy.scan.allow[{i}].package: the allow rule names no package"
+            )));
+        }
+    }
     let mut ignore_files: Vec<PathBuf> = if args.ignore_files.is_empty() {
         cfg.ignore_files.iter().map(rel).collect()
     } else {
@@ -163,7 +191,7 @@ pub(crate) fn policy(ctx: &Context, args: &ScanSbomArgs) -> Result<(Policy, Seve
     } else {
         args.vex.iter().map(|p| ctx.cwd.join(p)).collect()
     };
-    let mut vex = Vec::new();
+    let mut vex = Vex::default();
     for f in &vex_files {
         vex.extend(slipway_scan::vex::read(f)?);
     }
@@ -181,6 +209,7 @@ pub(crate) fn policy(ctx: &Context, args: &ScanSbomArgs) -> Result<(Policy, Seve
             },
             ignores,
             vex,
+            graph: Graph::default(),
             allow: cfg
                 .allow
                 .iter()
@@ -248,34 +277,66 @@ fn subject(
     ))
 }
 
-/// The SBOMs of every platform of the image (or of the one manifest given with --digest).
+/// A platform manifest of the image in the state, and where its layout is.
+struct PlatformRef {
+    platform: Platform,
+    manifest: Digest,
+    config: Option<Digest>,
+    layout: Option<PathBuf>,
+}
+
+/// The platform manifests the verdict covers: all of the image's when the subject is its index
+/// (or the image has no index), else the one the subject names.
+fn platforms_of(
+    ctx: &Context,
+    state: &slipway_state::State,
+    image: &str,
+    digest: &Digest,
+    layout: Option<&Path>,
+) -> Vec<PlatformRef> {
+    let Some(img) = state.images.get(image) else {
+        return Vec::new();
+    };
+    let is_index = img.index.as_ref().is_some_and(|i| &i.digest == digest);
+    img.platforms
+        .iter()
+        .filter(|(_, p)| is_index || img.index.is_none() || &p.manifest.digest == digest)
+        .map(|(platform, p)| PlatformRef {
+            platform: platform.clone(),
+            manifest: p.manifest.digest.clone(),
+            config: p.config.clone(),
+            layout: p
+                .layout
+                .as_ref()
+                .or(img.layout.as_ref())
+                .map(|d| ctx.cwd.join(d))
+                .or_else(|| layout.map(Path::to_path_buf))
+                .filter(|d| d.is_dir()),
+        })
+        .collect()
+}
+
+/// The SBOMs of the given platforms.
 fn sboms(
     ctx: &Context,
     plan: &sbom::SbomPlan,
-    state: &slipway_state::State,
     image: &str,
-    layout: Option<&Path>,
+    platforms: &[PlatformRef],
 ) -> Result<Vec<sbom::Written>, Failure> {
     if plan.formats.is_empty() {
         return Ok(Vec::new());
     }
-    let Some(img) = state.images.get(image) else {
+    if platforms.is_empty() {
         ctx.printer.info(&format!(
             "no SBOM: `{image}` is not an image built into a layout in this state"
         ));
-        return Ok(Vec::new());
-    };
+    }
     let mut out = Vec::new();
-    for (platform, p) in &img.platforms {
-        let dir = p
-            .layout
-            .as_ref()
-            .or(img.layout.as_ref())
-            .map(|d| ctx.cwd.join(d))
-            .or_else(|| layout.map(Path::to_path_buf));
-        let Some(dir) = dir.filter(|d| d.is_dir()) else {
+    for p in platforms {
+        let Some(dir) = &p.layout else {
             ctx.printer.warn(&format!(
-                "no SBOM for {image} ({platform}): its layout is not on this machine (run slipway-build here, or download the layout artifact)"
+                "no SBOM for {image} ({}): its layout is not on this machine (run slipway-build here, or download the layout artifact)",
+                p.platform
             ));
             continue;
         };
@@ -283,49 +344,50 @@ fn sboms(
             ctx,
             plan,
             image,
-            platform,
-            &p.manifest.digest,
-            &dir,
+            &p.platform,
+            &p.manifest,
+            dir,
         )?);
     }
     Ok(out)
 }
 
-/// License findings from the SBOMs: a package whose declared license expression names a denied
-/// license (any term of it: fail closed) blocks like a scanner's license finding.
-fn sbom_license_findings(written: &[sbom::Written], deny: &[String]) -> Vec<Finding> {
-    let mut out: Vec<Finding> = Vec::new();
-    if deny.is_empty() {
-        return out;
+/// What the gate learns from the SBOMs written for `manifest` (CycloneDX preferred): the
+/// dependency graph for VEX, declared licenses, the OS.
+fn sbom_facts(paths: &[PathBuf]) -> Result<Option<Facts>, Failure> {
+    let pick = paths
+        .iter()
+        .find(|p| p.to_string_lossy().ends_with(".cdx.json"))
+        .or_else(|| paths.first());
+    pick.map(|p| {
+        Facts::read(p).map_err(|e| {
+            Failure::from(e).with_hint(
+                "the gate reads licenses and the dependency graph from the SBOM just written",
+            )
+        })
+    })
+    .transpose()
+}
+
+/// The purl and digests an image is known by in VEX documents.
+pub(crate) fn image_ids(
+    name: &str,
+    digests: &[&Digest],
+    platform: Option<&Platform>,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for d in digests {
+        ids.push(slipway_sbom::image_purl(
+            name,
+            d,
+            platform.map(ToString::to_string).as_deref(),
+        ));
+        ids.push(slipway_sbom::image_purl(name, d, None));
+        ids.push(d.hex().to_owned());
+        ids.push(d.to_string());
     }
-    for w in written {
-        for (name, version, purl, license, location) in &w.licenses {
-            let denied = license
-                .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
-                .filter(|t| !matches!(*t, "" | "AND" | "OR" | "WITH"))
-                .find(|t| deny.iter().any(|d| d.eq_ignore_ascii_case(t)));
-            let Some(term) = denied else { continue };
-            if out
-                .iter()
-                .any(|f| f.id == term && f.purl.as_deref() == Some(purl.as_str()))
-            {
-                continue;
-            }
-            out.push(Finding {
-                id: term.to_owned(),
-                kind: slipway_scan::Kind::License,
-                severity: Severity::High,
-                package: Some(name.clone()),
-                version: version.clone(),
-                fixed_version: None,
-                purl: Some(purl.clone()),
-                target: format!("SBOM: {location}"),
-                title: Some(format!("{name} is licensed {license}")),
-                url: None,
-            });
-        }
-    }
-    out
+    ids.dedup();
+    ids
 }
 
 fn sbom_line(written: &[sbom::Written]) -> String {
@@ -347,13 +409,100 @@ fn sbom_line(written: &[sbom::Written]) -> String {
     parts.join("; ")
 }
 
+/// Whether the layout's `index.json` lists `manifest` itself (not only inside an index).
+fn listed(layout: &Path, manifest: &Digest) -> bool {
+    std::fs::read(layout.join("index.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| {
+            v["manifests"].as_array().map(|ms| {
+                ms.iter()
+                    .any(|m| m["digest"].as_str() == Some(manifest.to_string().as_str()))
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// A layout of just `manifest` (its blobs linked from `layout`), for scanners that take the
+/// first image of a layout.
+fn single_manifest_layout(layout: &Path, manifest: &Digest, dest: &Path) -> std::io::Result<()> {
+    let blob = |d: &Digest| {
+        layout
+            .join("blobs")
+            .join(d.algorithm().name())
+            .join(d.hex())
+    };
+    let bytes = std::fs::read(blob(manifest))?;
+    let m: serde_json::Value = serde_json::from_slice(&bytes)?;
+    let mut digests = vec![manifest.clone()];
+    for d in std::iter::once(&m["config"]).chain(m["layers"].as_array().into_iter().flatten()) {
+        if let Some(d) = d["digest"].as_str().and_then(|d| d.parse().ok()) {
+            digests.push(d);
+        }
+    }
+    let _ = std::fs::remove_dir_all(dest);
+    for d in &digests {
+        let to = dest.join("blobs").join(d.algorithm().name()).join(d.hex());
+        std::fs::create_dir_all(to.parent().expect("a blob has a directory"))?;
+        let from = std::fs::canonicalize(blob(d))?;
+        std::os::unix::fs::symlink(from, to)?;
+    }
+    std::fs::write(
+        dest.join("oci-layout"),
+        b"{\"imageLayoutVersion\":\"1.0.0\"}",
+    )?;
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": m["mediaType"].as_str().unwrap_or("application/vnd.oci.image.manifest.v1+json"),
+            "digest": manifest.to_string(),
+            "size": bytes.len(),
+        }],
+    });
+    std::fs::write(dest.join("index.json"), serde_json::to_vec(&index)?)
+}
+
+/// What to point `tool` at for `manifest` of `layout`: `LAYOUT@DIGEST` for Trivy when the
+/// layout lists the manifest (Trivy ignores `--platform` for a layout and takes its first
+/// image), else a layout of that manifest alone at `single`.
+pub(crate) fn layout_source(
+    tool: &str,
+    layout: &Path,
+    manifest: Option<&Digest>,
+    single: &Path,
+) -> Result<PathBuf, Failure> {
+    Ok(match manifest {
+        Some(d) if tool == "trivy" && listed(layout, d) => {
+            PathBuf::from(format!("{}@{d}", layout.display()))
+        }
+        Some(d) => {
+            single_manifest_layout(layout, d, single).map_err(|e| {
+                Failure::usage(format!(
+                    "layout `{}`: cannot take out manifest {d}: {e}",
+                    layout.display()
+                ))
+            })?;
+            single.to_path_buf()
+        }
+        None => layout.to_path_buf(),
+    })
+}
+
+/// Runs the scanner on the layout — on one platform's manifest of it when `target` is given
+/// (Trivy ignores `--platform` for a layout and takes its first image: it is told the
+/// manifest's digest, `LAYOUT@DIGEST`, or given a layout of that manifest alone).
 fn run_scanner(
     ctx: &Context,
     tool: &str,
     scanners: &str,
     layout: &Path,
+    target: Option<(&Platform, &Digest)>,
     out: &Path,
 ) -> Result<(), Failure> {
+    let single = out.with_extension("layout");
+    let source = layout_source(tool, layout, target.map(|(_, d)| d), &single)?;
+    let platform = target.map(|(p, _)| p);
     let mut cmd = std::process::Command::new(tool);
     match tool {
         "trivy" => {
@@ -368,12 +517,18 @@ fn run_scanner(
             ])
             .arg(out)
             .arg("--input")
-            .arg(layout);
+            .arg(&source);
+            if let Some(p) = platform {
+                cmd.arg("--platform").arg(p.to_string());
+            }
         }
         "grype" => {
-            cmd.arg(format!("oci-dir:{}", layout.display()))
+            cmd.arg(format!("oci-dir:{}", source.display()))
                 .args(["-o", "json", "--file"])
                 .arg(out);
+            if let Some(p) = platform {
+                cmd.arg("--platform").arg(p.to_string());
+            }
         }
         other => {
             return Err(Failure::usage(format!(
@@ -381,9 +536,14 @@ fn run_scanner(
             )));
         }
     }
-    ctx.printer
-        .detail(&format!("running {tool} on {}", layout.display()));
-    let status = cmd.status().map_err(|e| {
+    ctx.printer.detail(&format!(
+        "running {tool} on {}{}",
+        source.display(),
+        platform.map(|p| format!(" ({p})")).unwrap_or_default()
+    ));
+    let status = cmd.status();
+    let _ = std::fs::remove_dir_all(&single);
+    let status = status.map_err(|e| {
         Failure::external(format!("cannot run {tool}: {e}")).with_hint(format!(
             "install {tool}, or pass an existing report with --report FILE"
         ))
@@ -423,11 +583,318 @@ pub(crate) fn write_file(
         .map_err(|e| Failure::usage(format!("{what} `{}`: {e}", path.display())))
 }
 
+/// One judged scan: a platform manifest (or the whole image for a single given report).
+pub(crate) struct Judged {
+    /// `os/arch`, when the verdict is for one platform.
+    pub platform: Option<String>,
+    /// The digest the verdict is for.
+    pub digest: Digest,
+    /// The image's name.
+    pub image: Option<String>,
+    /// `trivy 0.58.1`.
+    pub scanner: String,
+    /// The raw report, as recorded in the state.
+    pub report: Option<String>,
+    /// The SBOMs the findings came from (`--rescan`).
+    pub sboms: Vec<String>,
+    /// Every finding (scanner's and the SBOM's license findings).
+    pub findings: Vec<Finding>,
+    /// The verdict.
+    pub outcome: Outcome,
+    /// The operating system (report, else SBOM).
+    pub os: Option<String>,
+}
+
+fn counts(o: &Outcome) -> SeverityCounts {
+    SeverityCounts {
+        critical: o.count(Severity::Critical),
+        high: o.count(Severity::High),
+        medium: o.count(Severity::Medium),
+        low: o.count(Severity::Low),
+        unknown: o.count(Severity::Unknown),
+    }
+}
+
+fn with_reason(s: &slipway_scan::policy::Suppressed) -> slipway_state::Finding {
+    slipway_state::Finding {
+        reason: Some(s.reason.clone()),
+        expires: s.expires,
+        ..to_state(&s.finding)
+    }
+}
+
+/// The state's record of a verdict: ignored findings with their reasons; in `expiring`, the
+/// ignores that expire soon and those that have expired (their `expires` is past: they no
+/// longer apply, and their findings are judged like any other).
+pub(crate) fn record_of(j: &Judged, at: DateTime<Utc>) -> ScanRecord {
+    let o = &j.outcome;
+    ScanRecord {
+        image: j.image.clone(),
+        digest: j.digest.clone(),
+        scanner: j.scanner.clone(),
+        report: j.report.clone(),
+        sboms: j.sboms.clone(),
+        verdict: if o.pass { Verdict::Pass } else { Verdict::Fail },
+        counts: counts(o),
+        blocking: o.blocking.iter().map(to_state).collect(),
+        ignored: o.ignored.iter().map(with_reason).collect(),
+        expiring: o
+            .expiring
+            .iter()
+            .chain(o.expired_findings.iter())
+            .map(with_reason)
+            .collect(),
+        at,
+    }
+}
+
+/// Every judged scan as one (the platforms of an index).
+pub(crate) fn combine(judged: &[Judged]) -> Outcome {
+    let all: Vec<Outcome> = judged.iter().map(|j| j.outcome.clone()).collect();
+    Outcome::merge(&all)
+}
+
+/// Warns about ignores that have expired or expire soon.
+pub(crate) fn warn_ignores(ctx: &Context, o: &Outcome) {
+    for e in &o.expired {
+        ctx.printer
+            .warn(&format!("expired ignore no longer applies: {e}"));
+    }
+    for s in &o.expiring {
+        ctx.printer.warn(&format!(
+            "the ignore of {} expires on {}",
+            s.finding.id,
+            s.expires.map(render::when).unwrap_or_default()
+        ));
+    }
+}
+
+/// Why the gate failed, by kind: `2 vulnerabilities at or above HIGH, 1 denied license`.
+pub(crate) fn blocking_summary(o: &Outcome, fail_on: Severity) -> String {
+    let n = |k: Kind| o.blocking.iter().filter(|f| f.kind == k).count();
+    let mut parts = Vec::new();
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    if n(Kind::Vulnerability) > 0 {
+        parts.push(format!(
+            "{} at or above {fail_on}",
+            plural(n(Kind::Vulnerability), "vulnerability", "vulnerabilities")
+        ));
+    }
+    if n(Kind::Secret) > 0 {
+        parts.push(format!(
+            "{} at or above {fail_on}",
+            plural(n(Kind::Secret), "secret", "secrets")
+        ));
+    }
+    if n(Kind::Misconfiguration) > 0 {
+        parts.push(format!(
+            "{} at or above {fail_on}",
+            plural(
+                n(Kind::Misconfiguration),
+                "misconfiguration",
+                "misconfigurations"
+            )
+        ));
+    }
+    if n(Kind::License) > 0 {
+        parts.push(plural(
+            n(Kind::License),
+            "denied license",
+            "denied licenses",
+        ));
+    }
+    parts.join(", ")
+}
+
+/// One line per blocking finding, for messages.
+pub(crate) fn blocking_line(f: &Finding, platform: Option<&str>) -> String {
+    let at = platform.map(|p| format!("{p}: ")).unwrap_or_default();
+    match f.kind {
+        Kind::License => format!(
+            "{at}denied license {} in {} {}",
+            f.id,
+            f.package.as_deref().unwrap_or(&f.target),
+            f.version.as_deref().unwrap_or("")
+        ),
+        _ => format!(
+            "{at}{} {} {} {}",
+            f.severity,
+            f.id,
+            f.package.as_deref().unwrap_or(&f.target),
+            f.version.as_deref().unwrap_or("")
+        ),
+    }
+    .trim_end()
+    .to_owned()
+}
+
+/// Writes the SARIF and GitLab reports of `judged` when asked (flags, config, GitLab CI).
+pub(crate) fn write_reports(
+    ctx: &Context,
+    args: &ScanSbomArgs,
+    judged: &[Judged],
+    image_ref: &str,
+    started: DateTime<Utc>,
+    ended: DateTime<Utc>,
+) -> Result<(), Failure> {
+    let cfg = ctx.settings.config.config.scan.clone().unwrap_or_default();
+    let version = env!("CARGO_PKG_VERSION");
+    let findings: Vec<Finding> = judged.iter().flat_map(|j| j.findings.clone()).collect();
+    let suppressed: Vec<slipway_scan::policy::Suppressed> = judged
+        .iter()
+        .flat_map(|j| j.outcome.ignored.clone())
+        .collect();
+    let sarif_path = args
+        .sarif
+        .clone()
+        .map(|p| ctx.cwd.join(p))
+        .or_else(|| cfg.sarif.as_ref().map(|p| ctx.settings.config.relative(p)));
+    if let Some(p) = &sarif_path {
+        write_file(
+            p,
+            &render::sarif(&findings, &suppressed, version, image_ref),
+            "--sarif",
+        )?;
+    }
+    let gitlab_path = args
+        .gitlab_report
+        .clone()
+        .map(|p| ctx.cwd.join(p))
+        .or_else(|| {
+            cfg.gitlab_report
+                .as_ref()
+                .map(|p| ctx.settings.config.relative(p))
+        })
+        .or_else(|| {
+            (ctx.ci.kind() == CiKind::Gitlab)
+                .then(|| ctx.cwd.join("gl-container-scanning-report.json"))
+        });
+    if let Some(p) = &gitlab_path {
+        let fmt = "%Y-%m-%dT%H:%M:%S";
+        let mut oses: Vec<String> = judged.iter().filter_map(|j| j.os.clone()).collect();
+        oses.dedup();
+        let os = if oses.is_empty() {
+            // An image without a distribution (scratch, distroless static): its OS is the
+            // platform's.
+            judged
+                .iter()
+                .find_map(|j| j.platform.as_deref())
+                .and_then(|p| p.split('/').next())
+                .unwrap_or("unknown")
+                .to_owned()
+        } else {
+            oses.join(", ")
+        };
+        let scanner = judged
+            .first()
+            .map(|j| j.scanner.clone())
+            .unwrap_or_default();
+        write_file(
+            p,
+            &render::gitlab(
+                &findings,
+                &suppressed,
+                image_ref,
+                &os,
+                &scanner,
+                version,
+                &started.format(fmt).to_string(),
+                &ended.format(fmt).to_string(),
+            ),
+            "--gitlab-report",
+        )?;
+    }
+    Ok(())
+}
+
+/// Whether a given report is about this image: `Some(true)` when one of the image ids it names
+/// (Trivy `Metadata.ImageID` and `RepoDigests`, Grype's `imageID`, `manifestDigest` and
+/// `repoDigests`, a digest in `ArtifactName`) is the image's index, a manifest or a config;
+/// `None` when it names none.
+fn report_is_for(report: &Report, known: &[Digest]) -> Option<bool> {
+    let mut named: Vec<String> = Vec::new();
+    named.extend(report.image_id.clone());
+    for d in &report.digests {
+        named.push(d.rsplit('@').next().unwrap_or(d).to_owned());
+    }
+    if let Some(a) = &report.artifact
+        && let Some((_, d)) = a.rsplit_once('@')
+    {
+        named.push(d.to_owned());
+    }
+    let named: Vec<Digest> = named.iter().filter_map(|d| d.parse().ok()).collect();
+    if named.is_empty() {
+        return None;
+    }
+    Some(named.iter().any(|d| known.contains(d)))
+}
+
+fn check_report(
+    ctx: &Context,
+    args: &ScanSbomArgs,
+    path: &Path,
+    report: &Report,
+    image: &str,
+    known: &[Digest],
+) -> Result<(), Failure> {
+    let shown = ctx.settings.display_path(&ctx.cwd, path);
+    match report_is_for(report, known) {
+        Some(true) => Ok(()),
+        Some(false) => {
+            let what = format!(
+                "--report `{shown}` is about another image ({}), not {image} ({})",
+                [report.artifact.clone(), report.image_id.clone()]
+                    .into_iter()
+                    .flatten()
+                    .chain(report.digests.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                known
+                    .iter()
+                    .map(Digest::short)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if args.allow_report_mismatch {
+                ctx.printer.warn(&format!(
+                    "{what}; gating on it anyway (--allow-report-mismatch): the verdict recorded for {image} comes from that other image's scan"
+                ));
+                Ok(())
+            } else {
+                Err(Failure::usage(what).with_hint(
+                    "scan this image (trivy image --input LAYOUT, or --scanner trivy), or pass --allow-report-mismatch if the report is right after all",
+                ))
+            }
+        }
+        None => {
+            ctx.printer.warn(&format!(
+                "--report `{shown}` does not say which image it is about (no image id or digest): cannot check that it is {image}'s"
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// The digests an image of the state is known by: index, manifests, configs.
+fn known_digests(state: &slipway_state::State, image: &str, digest: &Digest) -> Vec<Digest> {
+    let mut out = vec![digest.clone()];
+    if let Some(img) = state.images.get(image) {
+        out.extend(img.index.as_ref().map(|i| i.digest.clone()));
+        for p in img.platforms.values() {
+            out.push(p.manifest.digest.clone());
+            out.extend(p.config.clone());
+        }
+    }
+    out.dedup();
+    out
+}
+
 fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
     if args.rescan {
         return crate::commands::rescan::rescan(ctx, args);
     }
-    let started = chrono::Utc::now();
+    let started = Utc::now();
     let state_file = ctx.state_file();
     let state = state_file.read()?.unwrap_or_default();
     let cfg = ctx.settings.config.config.scan.clone().unwrap_or_default();
@@ -442,17 +909,24 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
             "pass --report FILE (Trivy or Grype JSON) or --scanner trivy|grype, or --sbom-only for SBOMs without a verdict",
         ));
     }
-    // A given report is read (and refused when malformed) before anything is written.
-    let mut report_path = match (&args.report, &args.scanner, &cfg.report) {
-        (Some(r), ..) => ctx.cwd.join(r),
-        (None, None, Some(r)) if !args.sbom_only => ctx.settings.config.relative(r),
-        _ => PathBuf::new(),
+    let known = known_digests(&state, &image, &digest);
+    // A given report is read (and refused when malformed or about another image) before
+    // anything is written.
+    let given = match (&args.report, &args.scanner, &cfg.report) {
+        (Some(r), ..) => Some(ctx.cwd.join(r)),
+        (None, None, Some(r)) if !args.sbom_only => Some(ctx.settings.config.relative(r)),
+        _ => None,
+    }
+    .filter(|_| !args.sbom_only);
+    let pre_read = match &given {
+        Some(p) => {
+            let r = slipway_scan::report::read(p)?;
+            check_report(ctx, args, p, &r, &image, &known)?;
+            Some((p.clone(), r))
+        }
+        None => None,
     };
-    let pre_read = if report_path.as_os_str().is_empty() || args.sbom_only {
-        None
-    } else {
-        Some(slipway_scan::report::read(&report_path)?)
-    };
+    let platforms = platforms_of(ctx, &state, &image, &digest, layout.as_deref());
     let plan = sbom::SbomPlan {
         formats: sbom::parse_formats(&args.sbom_format)?,
         dir: args.sbom_dir.as_ref().map_or_else(
@@ -460,8 +934,15 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
             |d| ctx.cwd.join(d),
         ),
         tool: args.sbom_tool.clone(),
+        tool_version: Default::default(),
     };
-    let written = sboms(ctx, &plan, &state, &image, layout.as_deref())?;
+    if !args.sbom_only && !policy.deny_licenses.is_empty() && plan.formats.is_empty() {
+        return Err(Failure::usage(
+            "the license deny-list (--deny-license, policy.scan.deny_licenses) is checked against the SBOM, and --sbom-format none writes none",
+        )
+        .with_hint("drop --sbom-format none, or the deny-list"));
+    }
+    let written = sboms(ctx, &plan, &image, &platforms)?;
     if !written.is_empty() {
         state_file.update(|s| {
             for w in &written {
@@ -502,158 +983,233 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
             json: Some(json),
         });
     }
-    let report = match pre_read {
-        Some(r) => r,
+
+    // What each platform's SBOM says (graph, licenses, OS), from the documents written.
+    let mut facts: Vec<(PlatformRef, Option<Facts>)> = Vec::new();
+    for p in platforms {
+        let paths: Vec<PathBuf> = written
+            .iter()
+            .filter(|w| w.record.subject == p.manifest)
+            .map(|w| crate::commands::sign::state_path(ctx, &w.record.path))
+            .collect();
+        let f = sbom_facts(&paths)?;
+        facts.push((p, f));
+    }
+    if !policy.deny_licenses.is_empty() {
+        let missing: Vec<String> = facts
+            .iter()
+            .filter(|(_, f)| f.is_none())
+            .map(|(p, _)| p.platform.to_string())
+            .collect();
+        if facts.is_empty() || !missing.is_empty() {
+            return Err(Failure::usage(format!(
+                "the license deny-list (--deny-license, policy.scan.deny_licenses) is checked against the image's SBOM, and there is none{}",
+                if missing.is_empty() {
+                    format!(": `{image}` is not an image built into a layout in this state")
+                } else {
+                    format!(" for {}", missing.join(", "))
+                }
+            ))
+            .with_hint("run slipway-build here (the SBOM is made from its layout), or drop the deny-list"));
+        }
+    }
+    let graph_of = |p: Option<&PlatformRef>, f: Option<&Facts>| {
+        let index = state
+            .images
+            .get(&image)
+            .and_then(|i| i.index.as_ref())
+            .map(|i| i.digest.clone());
+        let mut ds: Vec<&Digest> = vec![&digest];
+        if let Some(p) = p {
+            ds.push(&p.manifest);
+        }
+        if let Some(i) = &index {
+            ds.push(i);
+        }
+        let ids = image_ids(&image, &ds, p.map(|p| &p.platform));
+        match f {
+            Some(f) => {
+                let mut g = f.graph.clone();
+                g.add_root_ids(&ids);
+                g
+            }
+            None => Graph::image(ids),
+        }
+    };
+    let now = Utc::now();
+    let mut judged: Vec<Judged> = Vec::new();
+    match pre_read {
+        Some((path, report)) => {
+            // One report for the whole subject: the graphs and licenses of all its platforms.
+            let mut graph = Graph::default();
+            let mut licenses = Vec::new();
+            let mut os = report.os.clone();
+            for (p, f) in &facts {
+                graph.merge(&graph_of(Some(p), f.as_ref()));
+                if let Some(f) = f {
+                    licenses.extend(f.licenses.clone());
+                    os = os.or(f.os.clone());
+                }
+            }
+            if facts.is_empty() {
+                graph = graph_of(None, None);
+            }
+            let mut findings = report.findings;
+            findings.extend(slipway_scan::sbom::license_findings(
+                &licenses,
+                &policy.deny_licenses,
+            ));
+            let pol = Policy {
+                graph,
+                ..policy.clone()
+            };
+            let outcome = pol.evaluate(&findings, now);
+            judged.push(Judged {
+                platform: None,
+                digest: digest.clone(),
+                image: Some(image.clone()),
+                scanner: report.scanner,
+                report: Some(ctx.settings.display_path(&ctx.cwd, &path)),
+                sboms: Vec::new(),
+                findings,
+                outcome,
+                os,
+            });
+        }
         None => {
             let tool = args
                 .scanner
                 .as_ref()
                 .or(cfg.scanner.as_ref())
                 .expect("a scanner when no report");
-            let layout = layout
-                .clone()
-                .unwrap_or_else(|| ctx.settings.layout.clone());
-            let out = ctx
-                .settings
-                .state_dir()
-                .join(format!("scan/{tool}-{}.json", digest.hex()));
-            if let Some(p) = out.parent() {
-                std::fs::create_dir_all(p)
-                    .map_err(|e| Failure::usage(format!("`{}`: {e}", p.display())))?;
+            let dir = ctx.settings.state_dir().join("scan");
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Failure::usage(format!("`{}`: {e}", dir.display())))?;
+            // Scanning the layout: once per platform manifest, so every platform is judged
+            // (trivy alone would pick one platform of an index).
+            let runs: Vec<(Option<&PlatformRef>, Option<&Facts>)> = if facts.is_empty() {
+                vec![(None, None)]
+            } else {
+                facts.iter().map(|(p, f)| (Some(p), f.as_ref())).collect()
+            };
+            for (p, f) in runs {
+                let layout_dir = p
+                    .and_then(|p| p.layout.clone())
+                    .or_else(|| layout.clone())
+                    .unwrap_or_else(|| ctx.settings.layout.clone());
+                let subject = p.map_or(&digest, |p| &p.manifest);
+                let out = dir.join(format!("{tool}-{}.json", subject.hex()));
+                run_scanner(
+                    ctx,
+                    tool,
+                    &args.scanners,
+                    &layout_dir,
+                    p.map(|p| (&p.platform, &p.manifest)),
+                    &out,
+                )?;
+                let report = slipway_scan::report::read(&out)?;
+                if let (Some(p), Some(id)) = (p, &report.image_id)
+                    && let Some(config) = &p.config
+                    && id != &config.to_string()
+                {
+                    return Err(Failure::external(format!(
+                        "{tool} scanned image {id}, not {image} ({}, config {config})",
+                        p.platform
+                    ))
+                    .with_hint(format!(
+                        "does this {tool} support --platform with an OCI layout?"
+                    )));
+                }
+                let mut findings = report.findings;
+                if let Some(f) = f {
+                    findings.extend(slipway_scan::sbom::license_findings(
+                        &f.licenses,
+                        &policy.deny_licenses,
+                    ));
+                }
+                let pol = Policy {
+                    graph: graph_of(p, f),
+                    ..policy.clone()
+                };
+                let outcome = pol.evaluate(&findings, now);
+                judged.push(Judged {
+                    platform: p.map(|p| p.platform.to_string()),
+                    digest: subject.clone(),
+                    image: Some(image.clone()),
+                    scanner: report.scanner,
+                    report: Some(ctx.settings.display_path(&ctx.cwd, &out)),
+                    sboms: Vec::new(),
+                    findings,
+                    outcome,
+                    os: report.os.or(f.and_then(|f| f.os.clone())),
+                });
             }
-            run_scanner(ctx, tool, &args.scanners, &layout, &out)?;
-            let r = slipway_scan::report::read(&out)?;
-            report_path = out;
-            r
         }
-    };
-    let mut report = report;
-    report
-        .findings
-        .extend(sbom_license_findings(&written, &policy.deny_licenses));
-    let today = chrono::Utc::now().date_naive();
-    let outcome = policy.evaluate(&report.findings, today);
-    let ended = chrono::Utc::now();
-
+    }
+    let ended = Utc::now();
     let image_ref = format!("{image}@{digest}");
-    let version = env!("CARGO_PKG_VERSION");
-    let sarif_path = args
-        .sarif
-        .clone()
-        .map(|p| ctx.cwd.join(p))
-        .or_else(|| cfg.sarif.as_ref().map(|p| ctx.settings.config.relative(p)));
-    if let Some(p) = &sarif_path {
-        write_file(
-            p,
-            &render::sarif(&report.findings, version, &image_ref),
-            "--sarif",
-        )?;
+    write_reports(ctx, args, &judged, &image_ref, started, ended)?;
+    let outcome = combine(&judged);
+    let multi = judged.len() > 1 || judged.first().is_some_and(|j| j.digest != digest);
+    for j in &judged {
+        for f in j.outcome.blocking.iter().take(render::SUMMARY_TOP) {
+            let mut a = Annotation::new(Level::Error, blocking_line(f, j.platform.as_deref()));
+            a.title = Some(format!("slipway scan: {} blocks {image}", f.id));
+            ctx.annotate(&a);
+        }
     }
-    let gitlab_path = args
-        .gitlab_report
-        .clone()
-        .map(|p| ctx.cwd.join(p))
-        .or_else(|| {
-            cfg.gitlab_report
-                .as_ref()
-                .map(|p| ctx.settings.config.relative(p))
-        })
-        .or_else(|| {
-            (ctx.ci.kind() == CiKind::Gitlab)
-                .then(|| ctx.cwd.join("gl-container-scanning-report.json"))
-        });
-    if let Some(p) = &gitlab_path {
-        let fmt = "%Y-%m-%dT%H:%M:%S";
-        write_file(
-            p,
-            &render::gitlab(
-                &report.findings,
-                &image_ref,
-                "unknown",
-                &report.scanner,
-                version,
-                &started.format(fmt).to_string(),
-                &ended.format(fmt).to_string(),
-            ),
-            "--gitlab-report",
-        )?;
-    }
-    for f in outcome.blocking.iter().take(render::SUMMARY_TOP) {
-        let mut a = Annotation::new(
-            Level::Error,
-            format!(
-                "{} {} in {} {}{}",
-                f.severity,
-                f.id,
-                f.package.as_deref().unwrap_or(&f.target),
-                f.version.as_deref().unwrap_or(""),
-                f.fixed_version
-                    .as_deref()
-                    .map(|v| format!(" (fixed in {v})"))
-                    .unwrap_or_default()
-            ),
-        );
-        a.title = Some(format!("slipway scan: {} blocks {image}", f.id));
-        ctx.annotate(&a);
-    }
-    for e in &outcome.expired {
-        ctx.printer
-            .warn(&format!("expired ignore no longer applies: {e}"));
-    }
-    for s in &outcome.expiring {
-        ctx.printer.warn(&format!(
-            "the ignore of {} expires on {}",
-            s.finding.id,
-            s.expires.map(|d| d.to_string()).unwrap_or_default()
+    warn_ignores(ctx, &outcome);
+    let mut records: Vec<ScanRecord> = judged.iter().map(|j| record_of(j, ended)).collect();
+    if multi {
+        // The verdict for the subject (the index) itself: promote looks at it first.
+        let scanner = judged
+            .first()
+            .map(|j| j.scanner.clone())
+            .unwrap_or_default();
+        records.push(record_of(
+            &Judged {
+                platform: None,
+                digest: digest.clone(),
+                image: Some(image.clone()),
+                scanner,
+                report: None,
+                sboms: Vec::new(),
+                findings: Vec::new(),
+                outcome: outcome.clone(),
+                os: None,
+            },
+            ended,
         ));
     }
-    let counts = SeverityCounts {
-        critical: outcome.count(Severity::Critical),
-        high: outcome.count(Severity::High),
-        medium: outcome.count(Severity::Medium),
-        low: outcome.count(Severity::Low),
-        unknown: outcome.count(Severity::Unknown),
-    };
-    let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-    let record = ScanRecord {
-        image: Some(image.clone()),
-        digest: digest.clone(),
-        scanner: report.scanner.clone(),
-        report: Some(ctx.settings.display_path(&ctx.cwd, &report_path)),
-        sboms: Vec::new(),
-        verdict: if outcome.pass {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        },
-        counts,
-        blocking: outcome.blocking.iter().map(to_state).collect(),
-        ignored: outcome
-            .ignored
-            .iter()
-            .map(|s| slipway_state::Finding {
-                reason: Some(s.reason.clone()),
-                expires: s.expires.and_then(midnight),
-                ..to_state(&s.finding)
-            })
-            .collect(),
-        expiring: outcome
-            .expiring
-            .iter()
-            .map(|s| slipway_state::Finding {
-                reason: Some(s.reason.clone()),
-                expires: s.expires.and_then(midnight),
-                ..to_state(&s.finding)
-            })
-            .collect(),
-        at: ended,
-    };
-    state_file.update(|s| s.scans.push(record.clone()))?;
-    let markdown = render::markdown(&image_ref, &report.scanner, &outcome, fail_on);
+    state_file.update(|s| s.scans.extend(records.iter().cloned()))?;
+    let counts = counts(&outcome);
+    let scanner = judged
+        .first()
+        .map(|j| j.scanner.clone())
+        .unwrap_or_default();
+    let mut markdown = render::markdown(&image_ref, &scanner, &outcome, fail_on);
+    if multi {
+        markdown.push_str("\n| platform | verdict | critical | high | medium | low | blocking |\n|---|---|---:|---:|---:|---:|---:|\n");
+        for j in &judged {
+            let c = self::counts(&j.outcome);
+            markdown.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                j.platform.as_deref().unwrap_or("-"),
+                if j.outcome.pass { "pass" } else { "**fail**" },
+                c.critical,
+                c.high,
+                c.medium,
+                c.low,
+                j.outcome.blocking.len()
+            ));
+        }
+    }
+    if !written.is_empty() {
+        markdown.push_str(&format!("\n**SBOM**: {sbom_line}\n"));
+    }
     let summary = format!(
-        "scan {} for {image} ({}): {} critical, {} high, {} medium, {} low, {} unknown; {} blocking, {} ignored",
+        "scan {} for {image} ({scanner}): {} critical, {} high, {} medium, {} low, {} unknown; {} blocking, {} ignored",
         if outcome.pass { "passed" } else { "FAILED" },
-        report.scanner,
         counts.critical,
         counts.high,
         counts.medium,
@@ -665,52 +1221,49 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
     let json = serde_json::json!({
         "image": image,
         "digest": digest.to_string(),
-        "scanner": report.scanner,
+        "scanner": scanner,
         "verdict": if outcome.pass { "pass" } else { "fail" },
         "threshold": fail_on.to_string(),
         "counts": counts,
+        "licenses": outcome.licenses,
         "blocking": outcome.blocking,
         "ignored": outcome.ignored,
         "expiring": outcome.expiring,
         "expired_ignores": outcome.expired,
+        "platforms": judged.iter().filter(|_| multi).map(|j| serde_json::json!({
+            "platform": j.platform,
+            "digest": j.digest.to_string(),
+            "verdict": if j.outcome.pass { "pass" } else { "fail" },
+            "counts": self::counts(&j.outcome),
+            "blocking": j.outcome.blocking.len(),
+        })).collect::<Vec<_>>(),
         "sboms": sbom_json,
     });
-    let markdown = if written.is_empty() {
-        markdown
-    } else {
-        format!("{markdown}\n**SBOM**: {sbom_line}\n")
-    };
     if !outcome.pass {
-        if ctx.settings.json() {
-            ctx.printer.json(&json);
-        }
         ctx.publish_markdown(&markdown);
-        let mut lines: Vec<String> = outcome
-            .blocking
-            .iter()
-            .take(render::SUMMARY_TOP)
-            .map(|f| {
-                format!(
-                    "{} {} {} {}",
-                    f.severity,
-                    f.id,
-                    f.package.as_deref().unwrap_or(&f.target),
-                    f.version.as_deref().unwrap_or("")
-                )
-            })
-            .collect();
-        if outcome.blocking.len() > lines.len() {
-            lines.push(format!(
-                "…and {} more",
-                outcome.blocking.len() - lines.len()
-            ));
+        let mut lines: Vec<String> = Vec::new();
+        for j in &judged {
+            for f in &j.outcome.blocking {
+                lines.push(blocking_line(f, j.platform.as_deref()));
+            }
         }
-        return Err(Failure::denied(format!(
-            "the scan gate failed for {image_ref}: {} blocking finding(s) at or above {fail_on}:\n  - {}",
+        let total = lines.len();
+        lines.truncate(render::SUMMARY_TOP);
+        if total > lines.len() {
+            lines.push(format!("…and {} more", total - lines.len()));
+        }
+        let message = format!(
+            "the scan gate failed for {image_ref}: {} blocking finding(s) ({}):\n  - {}",
             outcome.blocking.len(),
+            blocking_summary(&outcome, fail_on),
             lines.join("\n  - ")
-        ))
-        .with_hint("fix or upgrade the packages, or record a decision: .trivyignore(.yaml) with a reason and expiry, a VEX statement, or policy.scan.allow"));
+        );
+        let failure = if ctx.settings.json() {
+            Failure::denied_with_data(message, json)
+        } else {
+            Failure::denied(message)
+        };
+        return Err(failure.with_hint("fix or upgrade the packages, or record a decision: .trivyignore(.yaml) with a reason and expiry, a VEX statement, or policy.scan.allow"));
     }
     Ok(StepReport {
         summary,

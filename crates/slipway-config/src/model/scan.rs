@@ -60,7 +60,8 @@ pub struct ScanPolicy {
     /// Misconfiguration findings gate too (default true).
     #[serde(default)]
     pub misconfigurations: Option<bool>,
-    /// License names that fail the gate (`--deny-license`).
+    /// SPDX license ids that fail the gate when a package in the image's SBOM declares one
+    /// (`--deny-license`); the deny-list needs an SBOM (fails closed without one).
     #[serde(default)]
     pub deny_licenses: Vec<String>,
     /// Report ignores that expire within this many days (default 14).
@@ -77,6 +78,19 @@ pub struct AllowRule {
     /// Only this vulnerability id (default: every finding of the package).
     #[serde(default)]
     pub id: Option<String>,
-    /// Why (required; recorded in the state and the summary).
+    /// Why (required and not blank; recorded in the state and the summary).
+    #[serde(deserialize_with = "non_blank")]
+    #[schemars(length(min = 1))]
     pub reason: String,
+}
+
+/// A string that says something: an allow rule without a reason is refused.
+fn non_blank<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim().is_empty() {
+        return Err(serde::de::Error::custom(
+            "an allow rule needs a reason that says why its findings are accepted",
+        ));
+    }
+    Ok(s)
 }
