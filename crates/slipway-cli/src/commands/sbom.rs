@@ -93,8 +93,8 @@ fn write(path: &Path, bytes: &[u8]) -> Result<Digest, Failure> {
 }
 
 /// `tool VERSION` from `tool --version` (trivy: `Version: 0.50.0`; syft: `syft 1.0.0`); a
-/// version that cannot be read is recorded as `unknown`, with a warning.
-fn tool_version(ctx: &Context, tool: &str) -> String {
+/// version that cannot be read is recorded as `unknown`, with a warning saying what it `did`.
+pub(crate) fn tool_version(ctx: &Context, tool: &str, did: &str) -> String {
     let out = std::process::Command::new(tool).arg("--version").output();
     let text = out
         .as_ref()
@@ -112,7 +112,7 @@ fn tool_version(ctx: &Context, tool: &str) -> String {
         Some(v) => format!("{tool} {v}"),
         None => {
             ctx.printer.warn(&format!(
-                "cannot tell which {tool} made the SBOM: `{tool} --version` printed {}; the state records `{tool} unknown`",
+                "cannot tell which {tool} {did}: `{tool} --version` printed {}; the state records `{tool} unknown`",
                 match &out {
                     Ok(o) if text.trim().is_empty() => format!("nothing (exit {})", o.status),
                     Ok(_) => format!("`{}`", text.lines().next().unwrap_or_default().trim()),
@@ -172,7 +172,7 @@ pub fn platform_sboms(
                     sha256: slipway_oci::digest::sha256(&bytes),
                     tool: plan
                         .tool_version
-                        .get_or_init(|| tool_version(ctx, &plan.tool))
+                        .get_or_init(|| tool_version(ctx, &plan.tool, "made the SBOM"))
                         .clone(),
                 },
                 packages: None,

@@ -1092,6 +1092,7 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
             } else {
                 facts.iter().map(|(p, f)| (Some(p), f.as_ref())).collect()
             };
+            let scanner_version = std::cell::OnceCell::new();
             for (p, f) in runs {
                 let layout_dir = p
                     .and_then(|p| p.layout.clone())
@@ -1107,7 +1108,13 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
                     p.map(|p| (&p.platform, &p.manifest)),
                     &out,
                 )?;
-                let report = slipway_scan::report::read(&out)?;
+                let mut report = slipway_scan::report::read(&out)?;
+                // Some builds (e.g. trivy `dev`) leave their version out of the report.
+                if report.scanner.ends_with("(unknown version)") {
+                    report.scanner = scanner_version
+                        .get_or_init(|| sbom::tool_version(ctx, tool, "ran the scan"))
+                        .clone();
+                }
                 if let (Some(p), Some(id)) = (p, &report.image_id)
                     && let Some(config) = &p.config
                     && id != &config.to_string()

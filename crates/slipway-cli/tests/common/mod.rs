@@ -166,3 +166,11 @@ pub fn tool_ok(name: &str, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// A `--file SRC:DST` argument for a file of this machine: copied into the project `dir` first,
+/// since slipway-build takes extra files only from inside the project.
+pub fn host_file(dir: &Path, src: &str, dst: &str) -> String {
+    let name = format!("host{}", src.replace('/', "_"));
+    std::fs::copy(std::fs::canonicalize(src).unwrap(), dir.join(&name)).unwrap();
+    format!("{name}:{dst}")
+}
