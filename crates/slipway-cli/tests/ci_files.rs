@@ -165,6 +165,89 @@ fn slipway_steps<'a>(steps: &[&'a Value]) -> Vec<(&'a str, &'a str)> {
         .collect()
 }
 
+/// What a workflow's jobs get wrong about the tools and trust they rely on: a `--scanner trivy`
+/// step with no Trivy installed before it (GitHub-hosted runners have none), a keyless verify
+/// that accepts a pattern of signers instead of one exact identity, a promote that does not
+/// re-judge the image (a `--rescan`) first.
+fn workflow_problems(doc: &Value) -> Vec<String> {
+    let mut why = Vec::new();
+    for (name, job) in doc["jobs"].as_object().into_iter().flatten() {
+        let steps: Vec<&Value> = job["steps"].as_array().into_iter().flatten().collect();
+        let mut trivy = false;
+        let mut rescanned = false;
+        for s in &steps {
+            let uses = s["uses"].as_str().unwrap_or("");
+            if uses.starts_with("aquasecurity/setup-trivy@") {
+                trivy = s["with"]["version"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with('v') && v != "latest");
+                if !trivy {
+                    why.push(format!("job {name}: setup-trivy without a fixed version"));
+                }
+            }
+            let Some((cmd, args)) = slipway_steps(&[*s]).first().copied() else {
+                continue;
+            };
+            if args.contains("--scanner trivy") && !trivy {
+                why.push(format!(
+                    "job {name}: {cmd} runs trivy that no earlier step installed"
+                ));
+            }
+            if cmd == "scan-sbom" && args.contains("--rescan") {
+                rescanned = true;
+            }
+            if cmd == "promote" && !rescanned {
+                why.push(format!("job {name}: promotes without a --rescan before it"));
+            }
+            if cmd == "verify" && !args.contains("--key") {
+                if args.contains("--certificate-identity-regexp") {
+                    why.push(format!("job {name}: verify accepts a pattern of signers"));
+                }
+                // The value may hold `${{ … }}` expressions (with spaces): up to the next flag.
+                let exact = args.find("--certificate-identity ").map(|i| {
+                    let rest = &args[i + "--certificate-identity ".len()..];
+                    rest[..rest.find(" --").unwrap_or(rest.len())].trim()
+                });
+                match exact {
+                    Some(id) if id.contains("/.github/workflows/") || id.contains("workflow_ref") => {}
+                    other => why.push(format!(
+                        "job {name}: keyless verify must name the signing workflow exactly, not {other:?}"
+                    )),
+                }
+            }
+        }
+    }
+    why
+}
+
+#[test]
+fn workflows_install_trivy_name_their_signer_exactly_and_rescan_before_promoting() {
+    for w in workflows() {
+        let why = workflow_problems(&yaml(&w));
+        assert!(why.is_empty(), "{}: {why:#?}", w.display());
+    }
+    // The check sees each mistake.
+    let bad: Value = serde_json::json!({"jobs": {"j": {"steps": [
+        {"uses": "./", "with": {"command": "scan-sbom", "args": "--scanner trivy"}},
+        {"uses": "aquasecurity/setup-trivy@81e514348e19b6112ce2a7e3ecbafe19c1e1f567",
+         "with": {"version": "latest"}},
+        {"uses": "./", "with": {"command": "verify",
+         "args": "--certificate-identity-regexp ^https://github.com/o/r/ x"}},
+        {"uses": "./", "with": {"command": "promote", "args": "--tag stable"}},
+    ]}}});
+    let why = workflow_problems(&bad);
+    assert_eq!(why.len(), 5, "{why:#?}");
+    for needle in [
+        "no earlier step installed",
+        "fixed version",
+        "pattern of signers",
+        "exactly",
+        "--rescan",
+    ] {
+        assert!(why.iter().any(|w| w.contains(needle)), "{needle}: {why:#?}");
+    }
+}
+
 /// What is wrong with a workflow's permissions: the top level grants nothing (or reads only);
 /// every job says what it gets, and each grant beyond `contents: read` is used by a step.
 fn permission_problems(doc: &Value) -> Vec<String> {

@@ -10,7 +10,8 @@
 //! The counts by severity are of vulnerabilities, secrets and misconfigurations; license
 //! findings are counted apart (a license has no severity of its own).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -74,7 +75,7 @@ impl Default for Policy {
 }
 
 /// A finding the gate let through, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Suppressed {
     /// The finding.
     pub finding: Finding,
@@ -127,24 +128,34 @@ impl Outcome {
             expired_findings: Vec::new(),
             below_threshold: 0,
         };
-        fn add<T: PartialEq + Clone>(to: &mut Vec<T>, from: &[T]) {
+        // Each list keeps the first of equal items, in order. Equal items are found by hash
+        // (a report of 100 MB has tens of thousands of findings: a linear `contains` per item
+        // would be quadratic).
+        type Seen = HashMap<u64, Vec<usize>>;
+        fn add<T: PartialEq + Clone + Hash>(to: &mut Vec<T>, seen: &mut Seen, from: &[T]) {
             for x in from {
-                if !to.contains(x) {
-                    to.push(x.clone());
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                x.hash(&mut h);
+                let slot = seen.entry(h.finish()).or_default();
+                if slot.iter().any(|&i| to[i] == *x) {
+                    continue;
                 }
+                slot.push(to.len());
+                to.push(x.clone());
             }
         }
+        let mut seen: [Seen; 5] = Default::default();
         for o in all {
             for (s, n) in &o.counts {
                 *out.counts.entry(*s).or_default() += n;
             }
             out.licenses += o.licenses;
             out.below_threshold += o.below_threshold;
-            add(&mut out.blocking, &o.blocking);
-            add(&mut out.ignored, &o.ignored);
-            add(&mut out.expiring, &o.expiring);
-            add(&mut out.expired, &o.expired);
-            add(&mut out.expired_findings, &o.expired_findings);
+            add(&mut out.blocking, &mut seen[0], &o.blocking);
+            add(&mut out.ignored, &mut seen[1], &o.ignored);
+            add(&mut out.expiring, &mut seen[2], &o.expiring);
+            add(&mut out.expired, &mut seen[3], &o.expired);
+            add(&mut out.expired_findings, &mut seen[4], &o.expired_findings);
         }
         out
     }

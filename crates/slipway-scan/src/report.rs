@@ -487,13 +487,54 @@ fn grype_findings(r: GrypeReport) -> Vec<Finding> {
 
 // ---- reading -------------------------------------------------------------------------------
 
-/// The top-level keys that tell the formats apart; everything else is skipped unread.
-#[derive(Deserialize)]
-struct Probe {
-    #[serde(default)]
-    matches: Option<serde::de::IgnoredAny>,
-    #[serde(default, rename = "SchemaVersion")]
-    schema_version: Option<serde::de::IgnoredAny>,
+/// Which format a JSON object is, from its top-level keys: Grype's have `matches`, Trivy's
+/// `SchemaVersion`. Both write that key first, so the probe stops at it instead of reading
+/// (and skipping) the whole report a second time; the typed parse that follows reads it once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Grype,
+    Trivy,
+    Neither,
+}
+
+/// How the probe stops early: an error carrying this marker and the format.
+const PROBE_STOP: &str = "\u{0}slipway-probe:";
+
+fn probe(bytes: &[u8]) -> Result<Format, serde_json::Error> {
+    use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Format;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Format, A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "matches" => return Err(A::Error::custom(format!("{PROBE_STOP}grype"))),
+                    "SchemaVersion" => {
+                        return Err(A::Error::custom(format!("{PROBE_STOP}trivy")));
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(Format::Neither)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde::Deserializer::deserialize_map(&mut de, V) {
+        Ok(f) => de.end().map(|()| f),
+        Err(e) => {
+            let msg = e.to_string();
+            match msg.strip_prefix(PROBE_STOP) {
+                Some(rest) if rest.starts_with("grype") => Ok(Format::Grype),
+                Some(rest) if rest.starts_with("trivy") => Ok(Format::Trivy),
+                _ => Err(e),
+            }
+        }
+    }
 }
 
 enum AnyDoc {
@@ -522,22 +563,28 @@ pub fn read(path: &Path) -> Result<Report, ScanError> {
             AnyDoc::Trivy(TrivyDoc::Legacy(results))
         }
         Some(b'{') => {
-            let probe: Probe =
-                serde_json::from_slice(&bytes).map_err(|e| malformed(json_position(&e)))?;
-            let typed = |e: serde_json::Error, what: &str| {
-                malformed(format!("not a valid {what} report: {}", json_position(&e)))
+            let format = probe(&bytes).map_err(|e| malformed(json_position(&e)))?;
+            // The probe stopped early, so the typed parse is the first to see the rest: its
+            // syntax errors (truncated, malformed JSON) read as such, with their position.
+            let typed = |e: serde_json::Error, what: &str| match e.classify() {
+                serde_json::error::Category::Data => {
+                    malformed(format!("not a valid {what} report: {}", json_position(&e)))
+                }
+                _ => malformed(json_position(&e)),
             };
-            if probe.matches.is_some() {
-                AnyDoc::Grype(serde_json::from_slice(&bytes).map_err(|e| typed(e, "Grype"))?)
-            } else if probe.schema_version.is_some() {
-                AnyDoc::Trivy(TrivyDoc::V2(
+            match format {
+                Format::Grype => {
+                    AnyDoc::Grype(serde_json::from_slice(&bytes).map_err(|e| typed(e, "Grype"))?)
+                }
+                Format::Trivy => AnyDoc::Trivy(TrivyDoc::V2(
                     serde_json::from_slice(&bytes).map_err(|e| typed(e, "Trivy"))?,
-                ))
-            } else {
-                return Err(malformed(
-                    "neither a Trivy report (no `SchemaVersion`) nor a Grype report (no `matches`)"
-                        .into(),
-                ));
+                )),
+                Format::Neither => {
+                    return Err(malformed(
+                        "neither a Trivy report (no `SchemaVersion`) nor a Grype report (no `matches`)"
+                            .into(),
+                    ));
+                }
             }
         }
         Some(_) => {
