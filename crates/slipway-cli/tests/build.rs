@@ -1217,6 +1217,81 @@ fn bad_input_exits_2_and_leaves_no_layout() {
     assert_eq!(std::fs::read(layout.join("index.json")).unwrap(), before);
 }
 
+/// The Go architecture that is not this machine's (amd64 ↔ arm64).
+fn other_go_arch() -> &'static str {
+    let out = Command::new("uname").arg("-m").output().unwrap();
+    assert!(out.status.success(), "uname -m failed");
+    match String::from_utf8_lossy(&out.stdout).trim() {
+        "x86_64" => "arm64",
+        "aarch64" | "arm64" => "amd64",
+        other => panic!("no other Go architecture known for host `{other}`: add it here"),
+    }
+}
+
+/// Regression: the main-package check ran `go list` for the host, so a program whose files are
+/// all constrained to the target (`//go:build linux` on a macOS host) was refused.
+#[test]
+fn the_main_package_check_is_made_for_the_target_platform_not_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("archonly");
+    std::fs::create_dir_all(&proj).unwrap();
+    let arch = other_go_arch();
+    std::fs::write(
+        proj.join("go.mod"),
+        "module example.com/archonly\n\ngo 1.19\n",
+    )
+    .unwrap();
+    std::fs::write(
+        proj.join("main.go"),
+        format!("//go:build {arch}\n\npackage main\n\nfunc main() {{ println(\"{arch}\") }}\n"),
+    )
+    .unwrap();
+    let platform = format!("linux/{arch}");
+    let r = run(build_cmd("slipway-build", &proj).args([
+        "--name",
+        "archonly",
+        "--go",
+        ".",
+        "--platform",
+        &platform,
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let state = read_json(&proj.join(".slipway/state.json"));
+    assert!(
+        state["images"]["archonly"]["platforms"][&platform]["manifest"]["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{state}"
+    );
+    // For the host's own architecture the package has no files, and that is still refused
+    // before anything is compiled.
+    let fresh = dir.path().join("host");
+    std::fs::create_dir_all(&fresh).unwrap();
+    for f in ["go.mod", "main.go"] {
+        std::fs::copy(proj.join(f), fresh.join(f)).unwrap();
+    }
+    let host = if arch == "arm64" {
+        "linux/amd64"
+    } else {
+        "linux/arm64"
+    };
+    let r = run(build_cmd("slipway-build", &fresh).args([
+        "--name",
+        "archonly",
+        "--go",
+        ".",
+        "--platform",
+        host,
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("build constraints exclude all Go files"),
+        "{}",
+        r.stderr
+    );
+    assert_nothing_left(&fresh, "no files for the platform");
+}
+
 /// Regression: `files: [{src: ../../../../../etc/hostname, ...}]` in slipway.yaml exited 0 and
 /// copied the build machine's file into the image.
 #[test]
