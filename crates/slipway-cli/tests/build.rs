@@ -1356,6 +1356,46 @@ fn files_escaping_the_project_or_the_image_are_refused_before_building() {
     assert_eq!(std::fs::metadata(&f).unwrap().mode() & 0o7777, 0o640);
 }
 
+/// Regression: a bad file mode was reported without saying which file it belonged to.
+#[test]
+fn a_bad_file_mode_names_its_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-go", &dir.path().join("yaml").tap_mkdir());
+    std::fs::write(
+        ex.join("slipway.yaml"),
+        "images:\n  - name: hello\n    go: {main: .}\n    files:\n      - {src: go.mod, dst: /etc/a}\n      - {src: main.go, dst: /etc/b, mode: '17777'}\n",
+    )
+    .unwrap();
+    let r = run(&mut build_cmd("slipway-build", &ex));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "image `hello`: files[1] (src `main.go`, dst `/etc/b`): mode `17777` is not an octal mode"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_nothing_left(&ex, "bad mode in slipway.yaml");
+
+    let ex = copy_example("hello-go", &dir.path().join("flag").tap_mkdir());
+    let r = run(build_cmd("slipway-build", &ex).args([
+        "--platform",
+        "linux/amd64",
+        "--file",
+        "go.mod:/etc/a",
+        "--file",
+        "main.go:/etc/b:rw-r--r--",
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("--file `main.go:/etc/b:rw-r--r--`: mode `rw-r--r--` is not an octal mode"),
+        "{}",
+        r.stderr
+    );
+    assert_nothing_left(&ex, "bad mode in --file");
+}
+
 /// Regression: a base pinned by digest and fully cached still went to the registry, and the
 /// build failed (exit 3) when the registry was down.
 #[test]
