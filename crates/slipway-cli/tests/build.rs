@@ -1426,15 +1426,17 @@ fn base_pinned_by_digest_is_used_from_the_cache_when_the_registry_is_down() {
     );
     let pinned = format!("{host}/bases/tiny@{}", sha256_digest(raw.as_bytes()));
     let cache = dir.path().join("cache");
-    let build = |proj: &Path, base: &str| {
+    let build_for = |proj: &Path, base: &str, platform: &str| {
         std::fs::create_dir_all(proj).unwrap();
-        std::fs::write(proj.join("tool-linux-arm64"), b"#!/bin/sh\necho hi\n").unwrap();
+        let bin = format!("tool-{}", platform.replace('/', "-"));
+        std::fs::write(proj.join(bin), b"#!/bin/sh\necho hi\n").unwrap();
         run(build_cmd("slipway-build", proj)
             .env("SLIPWAY_CACHE", &cache)
             .args(["--name", "tool", "--binary", "tool-{os}-{arch}"])
-            .args(["--platform", "linux/arm64", "--base", base])
+            .args(["--platform", platform, "--base", base])
             .args(["--insecure-registry", &host, "--retries", "1"]))
     };
+    let build = |proj: &Path, base: &str| build_for(proj, base, "linux/arm64");
     let r = build(&dir.path().join("online"), &pinned);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let online = index_digest(&dir.path().join("online"), "tool");
@@ -1447,6 +1449,25 @@ fn base_pinned_by_digest_is_used_from_the_cache_when_the_registry_is_down() {
     let r = build(&dir.path().join("tag"), &format!("{host}/bases/tiny:1"));
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert_nothing_left(&dir.path().join("tag"), "tag with the registry down");
+    // Regression: a platform the cached, digest-pinned index does not have went to the (down)
+    // registry and exited 3; the index cannot change, so it is bad input.
+    let r = build_for(&dir.path().join("s390x"), &pinned, "linux/s390x");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("it has no image for linux/s390x (it has: linux/amd64, linux/arm64)"),
+        "{}",
+        r.stderr
+    );
+    assert_nothing_left(&dir.path().join("s390x"), "platform missing from the base");
+    // A platform the index has but the cache never fetched (only arm64 was pulled) still needs
+    // the registry.
+    let r = build_for(&dir.path().join("amd64"), &pinned, "linux/amd64");
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_nothing_left(
+        &dir.path().join("amd64"),
+        "platform not cached, registry down",
+    );
 }
 
 #[test]
