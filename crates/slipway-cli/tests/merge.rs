@@ -115,7 +115,36 @@ fn merged_single_platform_builds_assemble_the_index_of_one_multi_platform_build(
         "plain.json",
     ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("--assemble"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("partial indexes") && r.stderr.contains("--assemble"),
+        "{}",
+        r.stderr
+    );
+    // As docs/state-file.md says: every platform, no index, and each platform still pointing at
+    // the layout of the job that built it.
+    let plain = StateFile::new(fan.join("plain.json"))
+        .read_required()
+        .unwrap();
+    let app = &plain.images["app"];
+    assert!(app.index.is_none(), "{:?}", app.index);
+    assert_eq!(app.platforms.len(), 2, "{:?}", app.platforms.keys());
+    for job in ["state-linux-amd64", "state-linux-arm64"] {
+        let input = StateFile::new(fan.join("states").join(job).join("state.json"))
+            .read_required()
+            .unwrap();
+        let img = &input.images["app"];
+        for (platform, p) in &img.platforms {
+            let want = p.layout.clone().or_else(|| img.layout.clone());
+            assert!(want.is_some(), "{job} records no layout for {platform}");
+            let got = &app.platforms[platform];
+            assert_eq!(got.manifest.digest, p.manifest.digest, "{platform}");
+            assert_eq!(
+                got.layout.clone().or_else(|| app.layout.clone()),
+                want,
+                "{platform}: the layout of {job}"
+            );
+        }
+    }
 
     let r = run(cmd("slipway", &fan).args([
         "--output-format",
