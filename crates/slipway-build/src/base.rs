@@ -176,11 +176,13 @@ impl Base {
             BaseSpec::Registry(reference) => {
                 let cache_layout = Layout::create(cache.join("oci"))?;
                 // Pinned by digest and all there: the registry has nothing to add (and may be
-                // unreachable, e.g. offline rebuilds).
-                if let Some(top) = reference
-                    .digest()
-                    .and_then(|d| cached(&cache_layout, d, platforms, &name))
-                {
+                // unreachable, e.g. offline rebuilds). A cached index that cannot serve a
+                // platform is final too: content pinned by digest does not change.
+                let hit = match reference.digest() {
+                    Some(d) => cached(&cache_layout, d, platforms, &name)?,
+                    None => None,
+                };
+                if let Some(top) = hit {
                     tracing::debug!(base = %name, "base used from the cache, without the registry");
                     return Ok(Base {
                         name,
@@ -315,34 +317,49 @@ impl Base {
 }
 
 /// The top descriptor of `digest` when the cache holds it and, for every platform in
-/// `platforms`, the manifest picked for it, its config and its layers.
+/// `platforms`, the manifest picked for it, its config and its layers; `None` when something is
+/// not cached (yet). An error when the cached content itself rules a platform out (the index
+/// has no image for it, or the image is for another platform): asking the registry for the same
+/// digest would give the same bytes.
 fn cached(
     cache: &Layout,
     digest: &Digest,
     platforms: &[Platform],
     name: &str,
-) -> Option<Descriptor> {
+) -> Result<Option<Descriptor>, BuildError> {
     if !cache.has_blob(digest) {
-        return None;
+        return Ok(None);
     }
-    let bytes = cache.read_blob(digest).ok()?;
-    let top = slipway_oci::Manifest::parse(bytes, None, "cached base")
-        .ok()?
-        .descriptor();
+    let Ok(bytes) = cache.read_blob(digest) else {
+        return Ok(None);
+    };
+    let Ok(top) = slipway_oci::Manifest::parse(bytes, None, "cached base") else {
+        return Ok(None);
+    };
+    let top = top.descriptor();
     let base = Base {
         name: name.to_owned(),
         layout: Some(cache.clone()),
         top: Some(top.clone()),
     };
+    let mut complete = true;
     for p in platforms {
-        let pb = base.for_platform(p).ok()?;
-        for l in &pb.layers {
-            if !cache.has_blob(&convert::descriptor_digest(l).ok()?) {
-                return None;
+        let pb = match base.for_platform(p) {
+            Ok(pb) => pb,
+            Err(e @ BuildError::Base { .. }) => return Err(e),
+            // A manifest or config of this platform not fetched before.
+            Err(_) => {
+                complete = false;
+                continue;
             }
-        }
+        };
+        complete &= pb.layers.iter().all(|l| {
+            convert::descriptor_digest(l)
+                .map(|d| cache.has_blob(&d))
+                .unwrap_or(false)
+        });
     }
-    Some(top)
+    Ok(complete.then_some(top))
 }
 
 fn pick(want: &Platform, candidates: &[(Platform, &Descriptor)]) -> Option<Descriptor> {

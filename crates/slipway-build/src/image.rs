@@ -183,6 +183,17 @@ pub fn index(
     manifests: &[(Platform, Manifest)],
     annotations: &BTreeMap<String, String>,
 ) -> Result<Manifest, BuildError> {
+    let m = index_manifest(manifests, annotations)?;
+    layout.write_manifest(&m)?;
+    Ok(m)
+}
+
+/// The index over the platform manifests, without writing it anywhere (so that its digest can
+/// be checked before a layout is touched).
+pub fn index_manifest(
+    manifests: &[(Platform, Manifest)],
+    annotations: &BTreeMap<String, String>,
+) -> Result<Manifest, BuildError> {
     let entries: Vec<Descriptor> = manifests
         .iter()
         .map(|(p, m)| {
@@ -207,9 +218,7 @@ pub fn index(
         image: String::new(),
         message: format!("cannot assemble the index: {e}"),
     })?;
-    let m = Manifest::from_index(&i)?;
-    layout.write_manifest(&m)?;
-    Ok(m)
+    Ok(Manifest::from_index(&i)?)
 }
 
 #[cfg(test)]

@@ -461,7 +461,7 @@ pub fn verify_reproducible(
 /// platform's manifest under `name.os-arch[-variant]` (for tools that cannot pick a platform from
 /// an index, e.g. umoci), and no `name.*` entry left over from platforms an earlier build of
 /// `name` had and this one has not.
-fn name_image(
+pub fn name_image(
     layout: &Layout,
     name: &str,
     index: Descriptor,

@@ -1217,6 +1217,81 @@ fn bad_input_exits_2_and_leaves_no_layout() {
     assert_eq!(std::fs::read(layout.join("index.json")).unwrap(), before);
 }
 
+/// The Go architecture that is not this machine's (amd64 ↔ arm64).
+fn other_go_arch() -> &'static str {
+    let out = Command::new("uname").arg("-m").output().unwrap();
+    assert!(out.status.success(), "uname -m failed");
+    match String::from_utf8_lossy(&out.stdout).trim() {
+        "x86_64" => "arm64",
+        "aarch64" | "arm64" => "amd64",
+        other => panic!("no other Go architecture known for host `{other}`: add it here"),
+    }
+}
+
+/// Regression: the main-package check ran `go list` for the host, so a program whose files are
+/// all constrained to the target (`//go:build linux` on a macOS host) was refused.
+#[test]
+fn the_main_package_check_is_made_for_the_target_platform_not_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("archonly");
+    std::fs::create_dir_all(&proj).unwrap();
+    let arch = other_go_arch();
+    std::fs::write(
+        proj.join("go.mod"),
+        "module example.com/archonly\n\ngo 1.19\n",
+    )
+    .unwrap();
+    std::fs::write(
+        proj.join("main.go"),
+        format!("//go:build {arch}\n\npackage main\n\nfunc main() {{ println(\"{arch}\") }}\n"),
+    )
+    .unwrap();
+    let platform = format!("linux/{arch}");
+    let r = run(build_cmd("slipway-build", &proj).args([
+        "--name",
+        "archonly",
+        "--go",
+        ".",
+        "--platform",
+        &platform,
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let state = read_json(&proj.join(".slipway/state.json"));
+    assert!(
+        state["images"]["archonly"]["platforms"][&platform]["manifest"]["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{state}"
+    );
+    // For the host's own architecture the package has no files, and that is still refused
+    // before anything is compiled.
+    let fresh = dir.path().join("host");
+    std::fs::create_dir_all(&fresh).unwrap();
+    for f in ["go.mod", "main.go"] {
+        std::fs::copy(proj.join(f), fresh.join(f)).unwrap();
+    }
+    let host = if arch == "arm64" {
+        "linux/amd64"
+    } else {
+        "linux/arm64"
+    };
+    let r = run(build_cmd("slipway-build", &fresh).args([
+        "--name",
+        "archonly",
+        "--go",
+        ".",
+        "--platform",
+        host,
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("build constraints exclude all Go files"),
+        "{}",
+        r.stderr
+    );
+    assert_nothing_left(&fresh, "no files for the platform");
+}
+
 /// Regression: `files: [{src: ../../../../../etc/hostname, ...}]` in slipway.yaml exited 0 and
 /// copied the build machine's file into the image.
 #[test]
@@ -1281,6 +1356,46 @@ fn files_escaping_the_project_or_the_image_are_refused_before_building() {
     assert_eq!(std::fs::metadata(&f).unwrap().mode() & 0o7777, 0o640);
 }
 
+/// Regression: a bad file mode was reported without saying which file it belonged to.
+#[test]
+fn a_bad_file_mode_names_its_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = copy_example("hello-go", &dir.path().join("yaml").tap_mkdir());
+    std::fs::write(
+        ex.join("slipway.yaml"),
+        "images:\n  - name: hello\n    go: {main: .}\n    files:\n      - {src: go.mod, dst: /etc/a}\n      - {src: main.go, dst: /etc/b, mode: '17777'}\n",
+    )
+    .unwrap();
+    let r = run(&mut build_cmd("slipway-build", &ex));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "image `hello`: files[1] (src `main.go`, dst `/etc/b`): mode `17777` is not an octal mode"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_nothing_left(&ex, "bad mode in slipway.yaml");
+
+    let ex = copy_example("hello-go", &dir.path().join("flag").tap_mkdir());
+    let r = run(build_cmd("slipway-build", &ex).args([
+        "--platform",
+        "linux/amd64",
+        "--file",
+        "go.mod:/etc/a",
+        "--file",
+        "main.go:/etc/b:rw-r--r--",
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("--file `main.go:/etc/b:rw-r--r--`: mode `rw-r--r--` is not an octal mode"),
+        "{}",
+        r.stderr
+    );
+    assert_nothing_left(&ex, "bad mode in --file");
+}
+
 /// Regression: a base pinned by digest and fully cached still went to the registry, and the
 /// build failed (exit 3) when the registry was down.
 #[test]
@@ -1311,15 +1426,17 @@ fn base_pinned_by_digest_is_used_from_the_cache_when_the_registry_is_down() {
     );
     let pinned = format!("{host}/bases/tiny@{}", sha256_digest(raw.as_bytes()));
     let cache = dir.path().join("cache");
-    let build = |proj: &Path, base: &str| {
+    let build_for = |proj: &Path, base: &str, platform: &str| {
         std::fs::create_dir_all(proj).unwrap();
-        std::fs::write(proj.join("tool-linux-arm64"), b"#!/bin/sh\necho hi\n").unwrap();
+        let bin = format!("tool-{}", platform.replace('/', "-"));
+        std::fs::write(proj.join(bin), b"#!/bin/sh\necho hi\n").unwrap();
         run(build_cmd("slipway-build", proj)
             .env("SLIPWAY_CACHE", &cache)
             .args(["--name", "tool", "--binary", "tool-{os}-{arch}"])
-            .args(["--platform", "linux/arm64", "--base", base])
+            .args(["--platform", platform, "--base", base])
             .args(["--insecure-registry", &host, "--retries", "1"]))
     };
+    let build = |proj: &Path, base: &str| build_for(proj, base, "linux/arm64");
     let r = build(&dir.path().join("online"), &pinned);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let online = index_digest(&dir.path().join("online"), "tool");
@@ -1332,6 +1449,25 @@ fn base_pinned_by_digest_is_used_from_the_cache_when_the_registry_is_down() {
     let r = build(&dir.path().join("tag"), &format!("{host}/bases/tiny:1"));
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert_nothing_left(&dir.path().join("tag"), "tag with the registry down");
+    // Regression: a platform the cached, digest-pinned index does not have went to the (down)
+    // registry and exited 3; the index cannot change, so it is bad input.
+    let r = build_for(&dir.path().join("s390x"), &pinned, "linux/s390x");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("it has no image for linux/s390x (it has: linux/amd64, linux/arm64)"),
+        "{}",
+        r.stderr
+    );
+    assert_nothing_left(&dir.path().join("s390x"), "platform missing from the base");
+    // A platform the index has but the cache never fetched (only arm64 was pulled) still needs
+    // the registry.
+    let r = build_for(&dir.path().join("amd64"), &pinned, "linux/amd64");
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_nothing_left(
+        &dir.path().join("amd64"),
+        "platform not cached, registry down",
+    );
 }
 
 #[test]
@@ -1346,7 +1482,8 @@ fn registry_base_is_pulled_for_the_platforms_built_and_an_unreachable_one_exits_
     let out = Command::new(tool("skopeo"))
         .args(["copy", "--all", "--preserve-digests", "--dest-cert-dir"])
         .arg(reg.cert_dir().unwrap())
-        .args(["--dest-creds", &format!("{user}:{pass}")])
+        .arg("--dest-authfile")
+        .arg(reg.auth_file().unwrap())
         .arg(format!("oci:{}:base", base.display()))
         .arg(format!("docker://{base_ref}"))
         .output()

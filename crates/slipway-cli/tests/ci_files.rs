@@ -394,6 +394,19 @@ fn action_script(name: &str) -> String {
         .to_owned()
 }
 
+/// The action step named `name` as the runner runs a `shell: bash` step: its script written to a
+/// file and run with `bash --noprofile --norc -eo pipefail FILE` (errexit on). The directory
+/// holding the script must outlive the command.
+fn runner_bash(name: &str) -> (tempfile::TempDir, Command) {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("step.sh");
+    std::fs::write(&script, action_script(name)).unwrap();
+    let mut c = Command::new("bash");
+    c.args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(&script);
+    (dir, c)
+}
+
 /// A plain HTTP file server on 127.0.0.1 standing in for GitHub's release downloads; records the
 /// paths asked for.
 struct Releases {
@@ -466,9 +479,8 @@ fn install(
         Some(p) => format!("{}:{}", p.display(), std::env::var("PATH").unwrap()),
         None => std::env::var("PATH").unwrap(),
     };
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(action_script("Install"))
+    let (_script, mut step) = runner_bash("Install");
+    let out = step
         .env_clear()
         .env("PATH", path)
         .env("SLIPWAY_VERSION", version)
@@ -637,8 +649,8 @@ fn the_action_builds_from_source_with_cargo_install_locked() {
     }
 }
 
-/// Runs the action's "Run slipway" step in `dir` as the runner would, with the test's binaries
-/// and Trivy on PATH; returns the exit code, the log and the step outputs.
+/// Runs the action's "Run slipway" step in `dir` as the runner would (see [`runner_bash`]), with
+/// the test's binaries and Trivy on PATH; returns the exit code, the log and the step outputs.
 fn run_step(dir: &Path, command: &str, args: &str) -> (i32, String, BTreeMap<String, String>) {
     let bins = Path::new(env!("CARGO_BIN_EXE_slipway"))
         .parent()
@@ -647,9 +659,8 @@ fn run_step(dir: &Path, command: &str, args: &str) -> (i32, String, BTreeMap<Str
     let trivy = tool("trivy").parent().unwrap().to_path_buf();
     let output = dir.join("github_output");
     let _ = std::fs::remove_file(&output);
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(action_script("Run slipway"))
+    let (_script, mut step) = runner_bash("Run slipway");
+    let out = step
         .current_dir(dir)
         .env_clear()
         .env(

@@ -191,7 +191,8 @@ fn masked_registry_password_appears_only_on_the_add_mask_line() {
     let out = std::process::Command::new(slipway_test::tool("skopeo"))
         .args(["copy", "--all", "--dest-cert-dir"])
         .arg(reg.cert_dir().unwrap())
-        .args(["--dest-creds", &format!("{user}:{pass}")])
+        .arg("--dest-authfile")
+        .arg(reg.auth_file().unwrap())
         .arg(format!(
             "oci:{}:base",
             base_dir.join(".slipway/oci").display()

@@ -115,7 +115,36 @@ fn merged_single_platform_builds_assemble_the_index_of_one_multi_platform_build(
         "plain.json",
     ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("--assemble"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("partial indexes") && r.stderr.contains("--assemble"),
+        "{}",
+        r.stderr
+    );
+    // As docs/state-file.md says: every platform, no index, and each platform still pointing at
+    // the layout of the job that built it.
+    let plain = StateFile::new(fan.join("plain.json"))
+        .read_required()
+        .unwrap();
+    let app = &plain.images["app"];
+    assert!(app.index.is_none(), "{:?}", app.index);
+    assert_eq!(app.platforms.len(), 2, "{:?}", app.platforms.keys());
+    for job in ["state-linux-amd64", "state-linux-arm64"] {
+        let input = StateFile::new(fan.join("states").join(job).join("state.json"))
+            .read_required()
+            .unwrap();
+        let img = &input.images["app"];
+        for (platform, p) in &img.platforms {
+            let want = p.layout.clone().or_else(|| img.layout.clone());
+            assert!(want.is_some(), "{job} records no layout for {platform}");
+            let got = &app.platforms[platform];
+            assert_eq!(got.manifest.digest, p.manifest.digest, "{platform}");
+            assert_eq!(
+                got.layout.clone().or_else(|| app.layout.clone()),
+                want,
+                "{platform}: the layout of {job}"
+            );
+        }
+    }
 
     let r = run(cmd("slipway", &fan).args([
         "--output-format",
@@ -129,6 +158,17 @@ fn merged_single_platform_builds_assemble_the_index_of_one_multi_platform_build(
     assert_eq!(r.code, 0, "{}", r.stderr);
     let out: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(out["images"]["app"]["index"], both.as_str());
+    // The notes say what was assembled, not that there is no index.
+    let notes = out["notes"].as_array().unwrap();
+    assert!(
+        notes.len() == 1
+            && notes[0]
+                .as_str()
+                .unwrap()
+                .contains("over 2 platform(s) assembled in .slipway/oci"),
+        "{notes:?}"
+    );
+    assert!(!r.stderr.contains("no index until"), "{}", r.stderr);
     let state = fan.join(".slipway/state.json");
     assert_eq!(index_digest(&state), both);
     let s = StateFile::new(&state).read_required().unwrap();
@@ -284,4 +324,112 @@ fn assembling_refuses_builds_of_different_runs_and_missing_layouts() {
         r.stderr
     );
     nothing(&lone);
+}
+
+/// The names and blobs of a layout: what a failed assembly must leave as it was.
+fn layout_snapshot(root: &Path) -> (Vec<u8>, Vec<String>) {
+    let mut blobs: Vec<String> = std::fs::read_dir(root.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    blobs.sort();
+    (std::fs::read(root.join("index.json")).unwrap(), blobs)
+}
+
+/// Regression: when the platforms assembled to another index than the inputs' one, the blobs and
+/// names had already been written into the layout before the exit 2.
+#[test]
+fn an_assembly_that_does_not_give_the_inputs_index_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let src = d.join("src");
+    source(&src);
+    build(&src, &d.join("job"), "linux/amd64,linux/arm64", EPOCH);
+    // An input whose index has two platforms but whose state lists one: assembling gives a
+    // one-platform index, not the recorded one.
+    let tamper = |fan: &Path| {
+        download(&d.join("job"), &fan.join("bad"));
+        let path = fan.join("bad/state.json");
+        let mut v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let plats = v["images"]["app"]["platforms"].as_object_mut().unwrap();
+        assert!(plats.remove("linux/arm64").is_some(), "{plats:?}");
+        std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    };
+    let refused = |fan: &Path, out: &str| {
+        let r = run(cmd("slipway", fan).args([
+            "state",
+            "merge",
+            "--assemble",
+            "bad/state.json",
+            "-o",
+            out,
+        ]));
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("the inputs' index is")
+                && r.stderr.contains("but the platforms assemble to"),
+            "{}",
+            r.stderr
+        );
+        let s = StateFile::new(fan.join(out)).read_required().unwrap();
+        assert!(s.images.is_empty(), "{:?}", s.images);
+    };
+
+    // No layout before: none after.
+    let fan = d.join("fresh");
+    tamper(&fan);
+    refused(&fan, ".slipway/state.json");
+    assert!(
+        !fan.join(".slipway/oci").exists(),
+        "a layout was left behind"
+    );
+
+    // A layout there before (from a good assembly): its names and blobs are untouched.
+    let fan = d.join("existing");
+    download(&d.join("job"), &fan.join("good"));
+    let r = run(cmd("slipway", &fan).args(["state", "merge", "--assemble", "good/state.json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let layout = fan.join(".slipway/oci");
+    let before = layout_snapshot(&layout);
+    tamper(&fan);
+    refused(&fan, "bad.json");
+    assert!(layout_snapshot(&layout) == before, "the layout changed");
+
+    // Assembling fewer platforms into that layout names them as slipway-build does: no
+    // `app.linux-arm64` is left over from the earlier index.
+    let amd64 = build(&src, &d.join("job-amd64"), "linux/amd64", EPOCH);
+    download(&d.join("job-amd64"), &fan.join("amd64"));
+    let r = run(cmd("slipway", &fan).args([
+        "state",
+        "merge",
+        "--assemble",
+        "amd64/state.json",
+        "-o",
+        "amd64.json",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let names: Vec<(&str, &str)> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["annotations"]["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .unwrap_or(""),
+                m["digest"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(names.contains(&("app", amd64.as_str())), "{names:?}");
+    assert!(
+        names.iter().any(|(n, _)| *n == "app.linux-amd64"),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|(n, _)| *n == "app.linux-arm64"),
+        "{names:?}"
+    );
 }

@@ -628,14 +628,40 @@ fn promote_refuses_listing_every_unmet_precondition() {
 }
 
 impl Project {
+    /// Whether the registry knows `repo` at all (anything promoted there makes it known).
     fn tags_exist(&self, repo: &str) -> bool {
-        self.skopeo("list-tags")
-            .arg(format!("docker://{repo}"))
-            .output()
-            .unwrap()
-            .status
-            .success()
+        list_tags(self.skopeo("list-tags"), repo).is_some()
     }
+}
+
+/// How skopeo reports Docker Distribution's answer to the tags of a repository it does not have
+/// (404 with `NAME_UNKNOWN`, "repository name not known to registry"): skopeo 1.9 prints only
+/// the status of `GET /v2/NAME/tags/list`, later versions the registry's message.
+const NAME_UNKNOWN: [&str; 2] = [
+    "fetching tags list: invalid status code from registry 404 (Not Found)",
+    "repository name not known to registry",
+];
+
+/// The tags of `repo` as `skopeo list-tags` (`c`, with its trust flags) lists them; `None` when
+/// the registry says there is no such repository. Any other failure (TLS, connection, a wrong
+/// flag) says nothing about what was pushed, so it panics.
+fn list_tags(mut c: Command, repo: &str) -> Option<Vec<String>> {
+    let out = c.arg(format!("docker://{repo}")).output().unwrap();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            NAME_UNKNOWN.iter().any(|m| err.contains(m)),
+            "skopeo list-tags {repo} failed, and not because the repository is unknown: {err}"
+        );
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    Some(
+        v["Tags"]
+            .as_array()
+            .map(|a| a.iter().map(|t| t.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default(),
+    )
 }
 
 #[test]
@@ -1489,21 +1515,9 @@ fn promote_checks_the_runner_policy_as_one_of_its_gates() {
 }
 
 impl Project {
-    /// The tags of `repo`, empty when the repository does not exist.
+    /// The tags of `repo`, empty when the registry says the repository does not exist.
     fn tags_or_none(&self, repo: &str) -> Vec<String> {
-        let out = self
-            .skopeo("list-tags")
-            .arg(format!("docker://{repo}"))
-            .output()
-            .unwrap();
-        if !out.status.success() {
-            return Vec::new();
-        }
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["Tags"]
-            .as_array()
-            .map(|a| a.iter().map(|t| t.as_str().unwrap().to_owned()).collect())
-            .unwrap_or_default()
+        list_tags(self.skopeo("list-tags"), repo).unwrap_or_default()
     }
 }
 
@@ -1643,15 +1657,12 @@ fn corrupted_blobs_on_promote_are_refused_and_nothing_lands() {
         "{}",
         r.stderr
     );
-    let tags = Command::new(tool("skopeo"))
-        .args(["list-tags", "--tls-verify=false"])
-        .arg(format!("docker://{far}"))
-        .output()
-        .unwrap();
+    let mut c = Command::new(tool("skopeo"));
+    c.args(["list-tags", "--tls-verify=false"]);
+    let tags = list_tags(c, &far).unwrap_or_default();
     assert!(
-        !tags.status.success() || !String::from_utf8_lossy(&tags.stdout).contains("stable"),
-        "nothing landed: {}",
-        String::from_utf8_lossy(&tags.stdout)
+        !tags.contains(&"stable".to_owned()),
+        "nothing landed: {tags:?}"
     );
     assert!(p.state().promotions.is_empty());
 }

@@ -186,6 +186,19 @@ impl Registry {
             .then_some((self.username.as_str(), self.password.as_str()))
     }
 
+    /// A containers-auth.json (`{"auths":{HOST:{"auth":…}}}`) with this registry's credentials,
+    /// for `skopeo --authfile` / `--dest-authfile`: a password on a command line is visible to
+    /// every user of the machine (TLS variants only).
+    pub fn auth_file(&self) -> Option<PathBuf> {
+        use base64::Engine as _;
+        let (user, pass) = self.credentials()?;
+        let path = self.dir.path().join("auth.json");
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        let doc = serde_json::json!({ "auths": { self.host(): { "auth": auth } } });
+        fs::write(&path, doc.to_string()).expect("write auth.json");
+        Some(path)
+    }
+
     /// The token server (token variant only).
     pub fn token_server(&self) -> Option<&TokenServer> {
         self.token.as_ref()

@@ -129,7 +129,15 @@ fn tls_auth_registry_round_trip_and_refusals() {
         "expected a certificate error, got: {chain}"
     );
 
-    // An independent client agrees: curl with and without the CA.
+    // An independent client agrees: curl with and without the CA. The credentials go in a
+    // netrc file, not on curl's command line.
+    let netrc_dir = tempfile::tempdir().unwrap();
+    let netrc = netrc_dir.path().join("netrc");
+    std::fs::write(
+        &netrc,
+        format!("machine 127.0.0.1 login {user} password {pass}\n"),
+    )
+    .unwrap();
     let curl = |extra: &[&str]| {
         Command::new("curl")
             .args([
@@ -138,9 +146,9 @@ fn tls_auth_registry_round_trip_and_refusals() {
                 "/dev/null",
                 "-w",
                 "%{http_code}",
-                "-u",
-                &format!("{user}:{pass}"),
+                "--netrc-file",
             ])
+            .arg(&netrc)
             .args(extra)
             .arg(format!("{}/v2/", reg.url()))
             .output()
@@ -336,7 +344,8 @@ fn token_auth_registry_speaks_the_bearer_flow_and_checks_scopes() {
     let out = Command::new(slipway_test::tool("skopeo"))
         .args(["inspect", "--raw", "--cert-dir"])
         .arg(reg.cert_dir().unwrap())
-        .args(["--creds", &format!("{user}:{pass}")])
+        .arg("--authfile")
+        .arg(reg.auth_file().unwrap())
         .arg(format!("docker://{}/team/app:none", reg.host()))
         .output()
         .unwrap();

@@ -108,7 +108,7 @@ pub fn build(
             message: format!("go.dir `{}` is not a directory", spec.dir.display()),
         });
     }
-    check_main_package(&go, spec, name)?;
+    check_main_package(&go, spec, name, platforms.first())?;
     let mut ldflags = vec!["-s".to_owned(), "-w".to_owned(), "-buildid=".to_owned()];
     ldflags.extend(spec.ldflags.iter().map(|f| vars.apply(f)));
     let queue = Mutex::new(platforms.to_vec());
@@ -149,18 +149,23 @@ fn main_package(spec: &GoSpec) -> &str {
 }
 
 /// `go build -o FILE` of a package that is not `main` succeeds and writes a package archive,
-/// which would then be shipped as the "program": ask `go list` first.
-fn check_main_package(go: &Path, spec: &GoSpec, name: &str) -> Result<(), BuildError> {
+/// which would then be shipped as the "program": ask `go list` first. It is asked as for the
+/// first platform built (GOOS, GOARCH, GOARM…), not the host: a package whose files are all
+/// `//go:build linux` has no files at all for a macOS host.
+fn check_main_package(
+    go: &Path,
+    spec: &GoSpec,
+    name: &str,
+    platform: Option<&Platform>,
+) -> Result<(), BuildError> {
     let pkg = main_package(spec);
     let mut cmd = Command::new(go);
     cmd.current_dir(&spec.dir).args(["list", "-f", "{{.Name}}"]);
     if !spec.tags.is_empty() {
         cmd.arg("-tags").arg(spec.tags.join(","));
     }
-    cmd.arg(pkg).env("CGO_ENABLED", "0");
-    for (k, v) in &spec.env {
-        cmd.env(k, v);
-    }
+    cmd.arg(pkg);
+    target_env(&mut cmd, platform, spec);
     let names = tool::stdout(&mut cmd)?;
     let names: Vec<&str> = names.lines().collect();
     let spec_err = |message: String| BuildError::Spec {
@@ -177,6 +182,21 @@ fn check_main_package(go: &Path, spec: &GoSpec, name: &str) -> Result<(), BuildE
             "`{pkg}` names {} Go packages; give one main package",
             many.len()
         ))),
+    }
+}
+
+/// The environment of a `go` command for platform `p`: static, the platform's GOOS/GOARCH and
+/// variant variables, then the user's `env` (which may override any of them).
+fn target_env(cmd: &mut Command, p: Option<&Platform>, spec: &GoSpec) {
+    cmd.env("CGO_ENABLED", "0");
+    if let Some(p) = p {
+        cmd.env("GOOS", p.os()).env("GOARCH", p.architecture());
+        for (k, v) in variant_env(p).unwrap_or_default() {
+            cmd.env(k, v);
+        }
+    }
+    for (k, v) in &spec.env {
+        cmd.env(k, v);
     }
 }
 
@@ -212,15 +232,7 @@ fn build_one(
         cmd.arg("-tags").arg(spec.tags.join(","));
     }
     cmd.arg("-o").arg(&out).arg(main_package(spec));
-    cmd.env("CGO_ENABLED", "0")
-        .env("GOOS", p.os())
-        .env("GOARCH", p.architecture());
-    for (k, v) in variant_env(p).unwrap_or_default() {
-        cmd.env(k, v);
-    }
-    for (k, v) in &spec.env {
-        cmd.env(k, v);
-    }
+    target_env(&mut cmd, Some(p), spec);
     tool::run(&mut cmd)?;
     super::check_executable(name, p, &out)?;
     let built = finish(p, out, Some(version.to_owned()))?;

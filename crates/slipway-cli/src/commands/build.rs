@@ -393,7 +393,9 @@ fn parse_user(image: &str, user: Option<&str>) -> Result<(u64, u64, String), Fai
     Ok((uid, gid, format!("{uid}:{gid}")))
 }
 
-fn parse_mode(image: &str, m: Option<&str>) -> Result<u32, Failure> {
+/// The mode of an extra file; `entry` names it (`files[N] (…)` or `--file …`) as
+/// [`checked_file`] does.
+fn parse_mode(image: &str, entry: &str, m: Option<&str>) -> Result<u32, Failure> {
     match m {
         None => Ok(0o644),
         Some(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8)
@@ -402,7 +404,7 @@ fn parse_mode(image: &str, m: Option<&str>) -> Result<u32, Failure> {
             .ok_or_else(|| {
                 usage(
                     image,
-                    format!("file mode `{s}` is not an octal mode such as 0644"),
+                    format!("{entry}: mode `{s}` is not an octal mode such as 0644"),
                 )
             }),
     }
@@ -549,7 +551,7 @@ fn config_spec(
     let mut files = Vec::new();
     for (i, f) in c.files.iter().enumerate() {
         let entry = format!("files[{i}] (src `{}`, dst `{}`)", f.src.display(), f.dst);
-        let mode = parse_mode(&c.name, f.mode.as_deref())?;
+        let mode = parse_mode(&c.name, &entry, f.mode.as_deref())?;
         files.push(checked_file(
             &c.name,
             &entry,
@@ -674,14 +676,15 @@ fn flag_files(image: &str, files: &[String], cwd: &Path) -> Result<Vec<FileSpec>
         .iter()
         .map(|f| {
             let parts: Vec<&str> = f.splitn(3, ':').collect();
+            let entry = format!("--file `{f}`");
             match parts.as_slice() {
                 [src, dst] | [src, dst, _] => checked_file(
                     image,
-                    &format!("--file `{f}`"),
+                    &entry,
                     cwd,
                     &cwd.join(src),
                     dst,
-                    parse_mode(image, parts.get(2).copied())?,
+                    parse_mode(image, &entry, parts.get(2).copied())?,
                 ),
                 _ => Err(Failure::usage(format!(
                     "--file `{f}` is not SRC:DST[:MODE]"

@@ -155,15 +155,17 @@ fn merge_cmd(ctx: &Context, args: &MergeArgs) -> Result<(), Failure> {
     let out = StateFile::new(&out_path);
     ctx.run_step(Step::Merge, &out, |ctx| {
         let (mut merged, notes) = merge(&inputs).map_err(MergeFailed)?;
-        if args.assemble {
-            assemble(ctx, &inputs, &sources, &mut merged)?;
+        // With --assemble, the notes say what was assembled, not that an index is missing.
+        let notes = if args.assemble {
+            assemble(ctx, &inputs, &sources, &mut merged)?
         } else {
             for n in &notes.notes {
                 ctx.printer.warn(&format!(
                     "{n} (`slipway state merge --assemble` copies the platforms into one layout and assembles it)"
                 ));
             }
-        }
+            notes.notes
+        };
         let images: Vec<&String> = merged.images.keys().collect();
         let platforms: BTreeSet<String> = merged
             .images
@@ -183,7 +185,7 @@ fn merge_cmd(ctx: &Context, args: &MergeArgs) -> Result<(), Failure> {
                 "platforms": img.platforms.keys().map(ToString::to_string).collect::<Vec<_>>(),
                 "index": img.index.as_ref().map(|d| d.digest.to_string()),
             }))).collect::<serde_json::Map<_, _>>(),
-            "notes": notes.notes,
+            "notes": notes,
         });
         let report = StepReport {
             summary,
@@ -269,7 +271,7 @@ fn assemble(
     inputs: &[(String, State)],
     sources: &[PathBuf],
     merged: &mut State,
-) -> Result<(), Failure> {
+) -> Result<Vec<String>, Failure> {
     let shown = ctx.settings.display_path(&ctx.cwd, &ctx.settings.layout);
     // Everything is found and checked before the shared layout is touched.
     type Plan = (
@@ -375,14 +377,20 @@ fn assemble(
         };
         plans.push((name.clone(), order, annotations));
     }
-    let dest = Layout::create(&ctx.settings.layout)?;
+    // Still nothing written: every platform's blobs are there to copy, and the index the
+    // platforms assemble to is computed (in memory) and compared with the inputs' own.
+    let mut ready: Vec<Assembly> = Vec::new();
     for (name, order, annotations) in plans {
-        let image = merged
-            .images
-            .get_mut(&name)
-            .expect("planned from the merged images");
+        let image = &merged.images[&name];
+        let mut a = Assembly {
+            layout_name: image.layout_ref.clone().unwrap_or_else(|| name.clone()),
+            name,
+            trees: Vec::new(),
+            artifacts: Vec::new(),
+            platforms: Vec::new(),
+            index: None,
+        };
         let mut manifests = Vec::new();
-        let mut refs = Vec::new();
         for (platform, from) in &order {
             let p = &image.platforms[platform];
             let desc = convert::descriptor(
@@ -390,45 +398,115 @@ fn assemble(
                 &p.manifest.digest,
                 p.manifest.size,
             );
-            copy_tree(from, &dest, &desc)?;
+            check_tree(from, &desc)?;
+            a.trees.push((from.clone(), desc.clone()));
             // Signatures and attestations made in the platform's own job come along.
             for (ref_name, d) in from.refs()? {
                 if ARTIFACT_SUFFIXES
                     .iter()
                     .any(|s| ref_name == p.manifest.digest.cosign_tag(s))
                 {
-                    copy_tree(from, &dest, &d)?;
-                    refs.push((ref_name, d));
+                    check_tree(from, &d)?;
+                    a.trees.push((from.clone(), d.clone()));
+                    a.artifacts.push((ref_name, d));
                 }
             }
-            refs.push((slipway_build::platform_ref(&name, platform), desc.clone()));
-            manifests.push((platform.clone(), dest.read_manifest(&desc)?));
+            a.platforms.push((platform.clone(), desc.clone()));
+            manifests.push((platform.clone(), from.read_manifest(&desc)?));
         }
-        let index = slipway_build::image::index(&dest, &manifests, &annotations)?;
+        let index = slipway_build::image::index_manifest(&manifests, &annotations)?;
         if let Some(old) = &image.index
             && old.digest != index.digest
         {
             return Err(Failure::usage(format!(
-                "image `{name}`: the inputs' index is {} but the platforms assemble to {}",
+                "image `{}`: the inputs' index is {} but the platforms assemble to {}",
+                a.name,
                 old.digest.short(),
                 index.digest.short()
             )));
         }
-        refs.push((
-            image.layout_ref.clone().unwrap_or_else(|| name.clone()),
-            index.descriptor(),
-        ));
-        dest.set_refs(&refs)?;
+        a.index = Some(index);
+        ready.push(a);
+    }
+    let layout_dir = &ctx.settings.layout;
+    let existed = layout_dir.join("oci-layout").exists();
+    let written = write_assemblies(layout_dir, &ready);
+    if written.is_err() && !existed {
+        // Leave nothing that looks like a layout behind.
+        let _ = std::fs::remove_dir_all(layout_dir);
+    }
+    written?;
+    let mut notes = Vec::new();
+    for a in ready {
+        let index = a.index.expect("computed above");
+        let image = merged
+            .images
+            .get_mut(&a.name)
+            .expect("planned from the merged images");
         image.index = Some(state_descriptor(&index));
         image.layout = Some(shown.clone());
         for p in image.platforms.values_mut() {
             p.layout = None;
         }
-        ctx.printer.detail(&format!(
-            "image `{name}`: index {} over {} platform(s) in {shown}",
+        let note = format!(
+            "image `{}`: index {} over {} platform(s) assembled in {shown}",
+            a.name,
             index.digest.short(),
-            manifests.len()
-        ));
+            a.platforms.len()
+        );
+        ctx.printer.detail(&note);
+        notes.push(note);
+    }
+    Ok(notes)
+}
+
+/// One image of `state merge --assemble`, checked and ready to be written.
+struct Assembly {
+    name: String,
+    /// Its name in the layout.
+    layout_name: String,
+    /// Everything to copy: each from the layout it is in.
+    trees: Vec<(Layout, oci_spec::image::Descriptor)>,
+    /// Signature and attestation names to carry over.
+    artifacts: Vec<(String, oci_spec::image::Descriptor)>,
+    platforms: Vec<(slipway_types::Platform, oci_spec::image::Descriptor)>,
+    index: Option<Manifest>,
+}
+
+/// Fails unless every blob reachable from `desc` is in `from`.
+fn check_tree(from: &Layout, desc: &oci_spec::image::Descriptor) -> Result<(), Failure> {
+    for d in from.walk(desc)? {
+        let digest = convert::descriptor_digest(&d)?;
+        if !from.has_blob(&digest) {
+            return Err(Failure::usage(format!(
+                "the layout `{}` lacks blob {} (a {}) that {} needs",
+                from.root().display(),
+                digest.short(),
+                d.media_type(),
+                desc.digest()
+            ))
+            .with_hint(
+                "download each job's layout with its state (the whole .slipway/ directory)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Copies the assembled images into the layout at `dir` (created if need be) and names them
+/// there, each image's names last.
+fn write_assemblies(dir: &Path, ready: &[Assembly]) -> Result<(), Failure> {
+    let dest = Layout::create(dir)?;
+    for a in ready {
+        for (from, desc) in &a.trees {
+            copy_tree(from, &dest, desc)?;
+        }
+        let index = a.index.as_ref().expect("computed before writing");
+        dest.write_manifest(index)?;
+        if !a.artifacts.is_empty() {
+            dest.set_refs(&a.artifacts)?;
+        }
+        slipway_build::name_image(&dest, &a.layout_name, index.descriptor(), &a.platforms)?;
     }
     Ok(())
 }
