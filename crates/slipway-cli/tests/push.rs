@@ -1204,6 +1204,46 @@ fn promote_within_a_token_auth_registry_mounts_every_blob_with_one_token_for_bot
 }
 
 #[test]
+fn credentials_are_not_sent_to_a_plain_http_token_realm_of_an_https_registry() {
+    // Regression: the password went to whatever realm the registry's challenge named, in clear
+    // when that was http:// (a misconfigured registry, or a man in the middle).
+    let p = Project::new(RegistryKind::TlsTokenPlainRealm);
+    let digest = p.build(&["linux/amd64"], "realm");
+    let tokens = p.reg.token_server().unwrap();
+    let realm = tokens.realm();
+    assert!(realm.starts_with("http://"), "{realm}");
+    let repo = p.repo("team/app");
+    let r = p.push(&repo, &["-t", "v1"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("`{realm}`")) && r.stderr.contains("not HTTPS"),
+        "names the realm: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("--insecure-registry {}", tokens.host())),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tokens.requests(), vec![], "nothing was sent to the realm");
+    p.password_free(&format!("{}{}", r.stdout, r.stderr));
+    assert!(p.state().pushes.is_empty());
+
+    // A realm host named with --insecure-registry is the user's call: the push goes through.
+    let r = p.push(&repo, &["-t", "v1", "--insecure-registry", &tokens.host()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r)["digest"], digest);
+    let asked = tokens.requests();
+    assert!(
+        asked
+            .iter()
+            .any(|q| q.issued && q.username.as_deref() == p.reg.credentials().map(|c| c.0)),
+        "{asked:#?}"
+    );
+}
+
+#[test]
 fn a_refused_mount_falls_back_to_streaming_the_blob() {
     let p = Project::new(RegistryKind::Plain);
     write_config(
