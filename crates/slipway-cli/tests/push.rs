@@ -1395,6 +1395,46 @@ fn signatures_other_signers_put_in_the_registry_are_kept_on_push_and_promote() {
     }
 }
 
+#[test]
+fn a_sig_tag_in_the_registry_that_cannot_be_merged_stops_push_with_exit_3_and_stays() {
+    // Regression: an index at the target's `.sig` tag made every push fail with exit 2, as if
+    // the user's input were bad, while the docs said such a tag was overwritten.
+    let p = Project::new(RegistryKind::Plain);
+    let digest = p.build(&["linux/amd64", "linux/arm64"], "unmergeable");
+    let repo = p.repo("team/app");
+    let r = p.push(&repo, &["-t", "v1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let sig = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    // Not the image manifest cosign keeps signatures in: the image's own index.
+    let out = p
+        .skopeo("copy")
+        .args(["--all", "--preserve-digests", "--dest-tls-verify=false"])
+        .arg(format!("docker://{repo}:v1"))
+        .arg(format!("docker://{repo}:{sig}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sign_in(p.path());
+    let r = p.push(&repo, &["-t", "v1"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&sig) && r.stderr.contains("is an index"),
+        "names the tag and why: {}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint:"), "{}", r.stderr);
+    assert_eq!(
+        p.remote_digest(&format!("{repo}:{sig}")),
+        digest,
+        "the tag is left as it was"
+    );
+    assert_eq!(p.state().pushes.len(), 1, "the failed push is not recorded");
+}
+
 impl Project {
     /// The layers of the `.sig` manifest named `sig` in the layout under `dir`.
     fn layout_sig_layers(dir: &Path, sig: &str) -> Vec<Value> {
