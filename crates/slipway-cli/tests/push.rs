@@ -1568,6 +1568,76 @@ fn promote_checks_the_runner_policy_as_one_of_its_gates() {
     assert_eq!(last.entry.as_deref(), Some("release-01"));
 }
 
+#[test]
+fn a_denied_runner_is_refused_before_any_registry_is_asked_even_when_they_are_down() {
+    // Regression: promote resolved the source, read manifests and tags (with the registry
+    // credentials) before the runner gate said no, so a registry down came out as exit 3.
+    let p = Project::new(RegistryKind::Plain);
+    let staging_reg = Registry::plain();
+    let digest = p.build(&["linux/amd64"], "denied");
+    let staging = format!("{}/staging/app", staging_reg.host());
+    let r = p.push(
+        &staging,
+        &["-t", "rc", "--insecure-registry", &staging_reg.host()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    StateFile::new(p.path().join(".slipway/state.json"))
+        .update(|s| {
+            // A promotion to roll back, to the same registry.
+            s.promotions.push(slipway_state::PromotionRecord {
+                digest: digest.parse().unwrap(),
+                source: Some(staging.parse().unwrap()),
+                targets: vec![slipway_state::PromotionTarget {
+                    repository: format!("{}/prod/app", staging_reg.host()).parse().unwrap(),
+                    tags: vec![slipway_state::TagMove {
+                        tag: "stable".parse().unwrap(),
+                        previous: Some(digest.parse().unwrap()),
+                    }],
+                }],
+                rollback: false,
+                at: chrono::Utc::now(),
+            });
+        })
+        .unwrap();
+    let down = staging_reg.host();
+    drop(staging_reg);
+    let machine = p.path().join("machine");
+    machine_tree(&machine);
+    write_config(
+        &p,
+        "runners:\n  allow:\n    - name: someone-else\n      fingerprint: sha256:0000000000000000000000000000000000000000000000000000000000000000\npromote:\n  require:\n    scan: false\n",
+    );
+    let prod = format!("{down}/prod/app");
+    for (i, extra) in [
+        &["--target", prod.as_str(), "-t", "stable"][..],
+        &["--from", &format!("{staging}:rc"), "--target", &prod][..],
+        &["--rollback"][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let started = std::time::Instant::now();
+        let mut c = p.slipway();
+        c.env("SLIPWAY_FINGERPRINT_ROOT", &machine)
+            .args(["promote", "--insecure-registry", &down])
+            .args(extra);
+        let r = run(&mut c);
+        assert_eq!(r.code, 1, "{extra:?}: {}", r.stderr);
+        assert!(r.stderr.contains("runner not allowed"), "{}", r.stderr);
+        assert!(
+            !r.stderr.contains(&down),
+            "{extra:?}: no registry was asked: {}",
+            r.stderr
+        );
+        assert!(started.elapsed().as_secs() < 20, "no retries");
+        if i == 0 {
+            // The gates the state decides are named too.
+            assert!(r.stderr.contains("signature:"), "{}", r.stderr);
+        }
+    }
+    assert_eq!(p.state().promotions.len(), 1, "nothing promoted");
+}
+
 impl Project {
     /// The tags of `repo`, empty when the repository does not exist.
     fn tags_or_none(&self, repo: &str) -> Vec<String> {

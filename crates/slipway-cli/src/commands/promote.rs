@@ -9,7 +9,7 @@ use slipway_oci::{Manifest, convert};
 use slipway_registry::{
     BlockingClient, Client, CopyItem, CopyOptions, Source, Target, TargetReport, copy,
 };
-use slipway_ship::gates::{self, GateCheck, Requirements, RunnerVerdict, Subject};
+use slipway_ship::gates::{self, Gate, GateCheck, Requirements, RunnerVerdict, Subject};
 use slipway_ship::rollback;
 use slipway_state::{PromotionRecord, PromotionTarget, State, Step, TagMove};
 use slipway_types::{Digest, ExitClass, Reference, Repository, Tag};
@@ -102,8 +102,8 @@ fn requirements(ctx: &Context) -> Requirements {
 }
 
 /// The runner gate: this machine checked against the `runners:` policy now (the check records
-/// its verdict in the state). A denial is a gate result, listed with the others rather than
-/// ending the run first, so a refusal names every reason and `--dry-run` still shows the plan.
+/// its verdict in the state). With `--dry-run` a denial is one gate result of the plan shown;
+/// otherwise it stops the run before any registry is contacted (see [`runner_denied`]).
 fn runner_verdict(ctx: &Context, req: &Requirements) -> Result<RunnerVerdict, Failure> {
     let verdict = match crate::commands::runner::enforce(ctx, Step::Promote) {
         Ok(None) => RunnerVerdict::NoPolicy,
@@ -121,6 +121,44 @@ fn runner_verdict(ctx: &Context, req: &Requirements) -> Result<RunnerVerdict, Fa
         );
     }
     Ok(verdict)
+}
+
+/// A denied runner (when the gate binds and this is not a dry run): the refusal, before any
+/// registry access — a machine that may not promote uses no registry credentials, and the
+/// answer is exit 1 whatever the registries would have said. Besides the runner it names the
+/// unmet gates the state alone decides for `digest` (the scan gate needs the platform list of
+/// an index, which is the registry's, so it waits until the runner is allowed).
+fn runner_denied(
+    state: &State,
+    req: &Requirements,
+    runner: &RunnerVerdict,
+    subject: Option<(Digest, Option<Repository>)>,
+    nothing: Option<String>,
+) -> Option<Failure> {
+    let RunnerVerdict::Denied(why) = runner else {
+        return None;
+    };
+    if !req.runner {
+        return None;
+    }
+    let f = match (subject, nothing) {
+        (Some((digest, source)), _) => {
+            let subject = Subject {
+                digest: digest.clone(),
+                children: Vec::new(),
+                source,
+            };
+            let checks = gates::evaluate(state, &subject, req, runner);
+            let unmet: Vec<&GateCheck> = gates::unmet(&checks)
+                .into_iter()
+                .filter(|c| c.gate != Gate::Scan)
+                .collect();
+            gate_failure(&digest, &unmet)
+        }
+        (None, Some(none)) => Failure::denied(format!("{why}; besides, {none}")),
+        (None, None) => Failure::denied(why.clone()),
+    };
+    Some(f.with_hint(RUNNER_HINT))
 }
 
 fn parse_tag(t: &str, origin: &str) -> Result<Tag, Failure> {
@@ -225,11 +263,51 @@ async fn remote_artifacts(
     Ok(out)
 }
 
+/// The newest push (of `--image`, when given), or why there is none.
+fn newest_push<'a>(
+    state: &'a State,
+    args: &PromoteArgs,
+) -> Result<&'a slipway_state::PushRecord, String> {
+    state
+        .pushes
+        .iter()
+        .rev()
+        .find(|p| args.image.is_none() || p.image == args.image)
+        .ok_or_else(|| {
+            format!(
+                "no push{} is recorded in the state file, so there is nothing to promote",
+                args.image
+                    .as_deref()
+                    .map(|i| format!(" of image `{i}`"))
+                    .unwrap_or_default()
+            )
+        })
+}
+
 fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
     let req = requirements(ctx);
     let runner = runner_verdict(ctx, &req)?;
     let state_file = ctx.state_file();
     let state = state_file.read()?.unwrap_or_default();
+    if !args.dry_run {
+        // What is promoted, as far as the state and the flags tell without a registry.
+        let (subject, nothing) = match &args.from {
+            Some(f) => (
+                f.parse::<Reference>().ok().and_then(|r| {
+                    r.digest()
+                        .map(|d| (d.clone(), Some(r.repository().clone())))
+                }),
+                None,
+            ),
+            None => match newest_push(&state, args) {
+                Ok(p) => (Some((p.digest.clone(), Some(p.repository.clone()))), None),
+                Err(none) => (None, Some(none)),
+            },
+        };
+        if let Some(f) = runner_denied(&state, &req, &runner, subject, nothing) {
+            return Err(f);
+        }
+    }
     let cfg = ctx
         .settings
         .config
@@ -270,31 +348,16 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
             (r.repository().clone(), resolved.digest)
         }
         None => {
-            let p = state
-                .pushes
-                .iter()
-                .rev()
-                .find(|p| args.image.is_none() || p.image == args.image)
-                .ok_or_else(|| {
-                    let none = format!(
-                        "no push{} is recorded in the state file, so there is nothing to promote",
-                        args.image
-                            .as_deref()
-                            .map(|i| format!(" of image `{i}`"))
-                            .unwrap_or_default()
-                    );
-                    // A denied runner is the first thing to say (exit 1): this machine may not
-                    // promote at all, whatever the state holds.
-                    match &runner {
-                        RunnerVerdict::Denied(why) if req.runner => {
-                            Failure::denied(format!("{why}; besides, {none}"))
-                                .with_hint(RUNNER_HINT)
-                        }
-                        _ => Failure::usage(none).with_hint(
+            let p = newest_push(&state, args).map_err(|none| {
+                // A dry run on a denied runner says so first (exit 1), as a real run does.
+                runner_denied(&state, &req, &runner, None, Some(none.clone())).unwrap_or_else(
+                    || {
+                        Failure::usage(none).with_hint(
                             "run slipway-push first, or name the source with --from REPO@DIGEST",
-                        ),
-                    }
-                })?;
+                        )
+                    },
+                )
+            })?;
             (p.repository.clone(), p.digest.clone())
         }
     };
@@ -604,7 +667,36 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
             })
         })
         .collect::<Result<_, _>>()?;
-    let plan = rollback::plan(&state, &wanted, to.as_ref()).map_err(|e| {
+    let plan = rollback::plan(&state, &wanted, to.as_ref());
+    let source_of = |plan: &[rollback::TargetRollback]| {
+        rollback::last_promotion(&state, plan.first().map(|p| &p.repository))
+            .and_then(|p| p.source.clone())
+    };
+    let restores_of = |plan: &[rollback::TargetRollback]| {
+        let mut r: Vec<Digest> = plan
+            .iter()
+            .flat_map(|p| p.tags.iter().filter_map(|t| t.restore.clone()))
+            .collect();
+        r.sort();
+        r.dedup();
+        r
+    };
+    if !args.dry_run {
+        let (subject, nothing) = match &plan {
+            Ok(pl) => (
+                restores_of(pl)
+                    .into_iter()
+                    .next()
+                    .map(|d| (d, source_of(pl))),
+                None,
+            ),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        if let Some(f) = runner_denied(&state, &req, &runner, subject, nothing) {
+            return Err(f);
+        }
+    }
+    let plan = plan.map_err(|e| {
         Failure::usage(e.to_string())
             .with_hint("a rollback undoes a promotion recorded in this state file")
     })?;
@@ -612,14 +704,8 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
     let rt = transfer::runtime()?;
     let client = t.client.clone();
     // Each digest to go back to must still pass the gates.
-    let mut restores: Vec<Digest> = plan
-        .iter()
-        .flat_map(|p| p.tags.iter().filter_map(|t| t.restore.clone()))
-        .collect();
-    restores.sort();
-    restores.dedup();
-    let promo_source = rollback::last_promotion(&state, plan.first().map(|p| &p.repository))
-        .and_then(|p| p.source.clone());
+    let restores = restores_of(&plan);
+    let promo_source = source_of(&plan);
     let mut text = Vec::new();
     let mut all_unmet = Vec::new();
     for d in &restores {
@@ -668,13 +754,6 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
             human: Some(text.join("\n")),
             ..StepReport::default()
         });
-    }
-    // With nothing to restore no gate was evaluated, but a denied runner still stops it.
-    if let RunnerVerdict::Denied(why) = &runner
-        && req.runner
-        && all_unmet.is_empty()
-    {
-        return Err(Failure::denied(why.clone()).with_hint(RUNNER_HINT));
     }
     if let Some((d, unmet)) = all_unmet.first() {
         return Err(gate_failure(d, &unmet.iter().collect::<Vec<_>>()));
