@@ -1882,6 +1882,72 @@ fn github_outputs_and_step_summaries_of_push_and_promote() {
     assert_eq!(o["images"], format!("{prod}@{digest}"));
 }
 
+/// Removes the layout and the images of the state, so the next build is a new release.
+fn next_release(p: &Project) {
+    std::fs::remove_dir_all(p.path().join(".slipway/oci")).unwrap();
+    StateFile::new(p.path().join(".slipway/state.json"))
+        .update(|s| s.images.clear())
+        .unwrap();
+}
+
+#[test]
+fn rollback_to_a_digest_the_target_lacks_copies_its_signatures_so_it_verifies_there() {
+    // Regression: only the image was copied in, so the rolled-back tag had no `.sig`/`.att`
+    // next to it and could not be verified in the target.
+    let p = Project::new(RegistryKind::Plain);
+    let other = Registry::plain();
+    write_config(&p, "promote:\n  require:\n    scan: false\n");
+    let staging = p.repo("staging/app");
+    let v1 = p.build(&["linux/amd64", "linux/arm64"], "rollback one");
+    keyed_sign_push_verify(&p, &staging, "v1");
+    next_release(&p);
+    let v2 = p.build(&["linux/amd64", "linux/arm64"], "rollback two");
+    keyed_sign_push_verify(&p, &staging, "v2");
+    let far = format!("{}/prod/app", other.host());
+    let insecure = ["--insecure-registry", &other.host()];
+    let r = promote(
+        &p,
+        &[&["--target", far.as_str(), "-t", "stable"][..], &insecure].concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let r = promote(
+        &p,
+        &[&["--rollback", "--to", v1.as_str()][..], &insecure].concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let hex1 = v1.trim_start_matches("sha256:");
+    let out = Command::new(tool("skopeo"))
+        .args(["list-tags", "--tls-verify=false"])
+        .arg(format!("docker://{far}"))
+        .output()
+        .unwrap();
+    let tags = String::from_utf8_lossy(&out.stdout);
+    for t in [format!("sha256-{hex1}.sig"), format!("sha256-{hex1}.att")] {
+        assert!(tags.contains(&t), "{t} in {tags}");
+    }
+    let out = Command::new(tool("skopeo"))
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{far}:stable"))
+        .output()
+        .unwrap();
+    assert_eq!(sha256_digest(&out.stdout), v1);
+    assert_ne!(v1, v2);
+    // The signature verifies in the target, and so do the attestations.
+    let r = run(p
+        .slipway()
+        .args([
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--attestation",
+            "provenance",
+        ])
+        .arg(format!("{far}:stable"))
+        .args(insecure));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
 #[test]
 fn promote_dry_run_no_clobber_and_rollback_to_a_digest_or_refused_by_a_gate() {
     let p = Project::new(RegistryKind::Plain);

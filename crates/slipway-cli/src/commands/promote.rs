@@ -284,6 +284,80 @@ fn newest_push<'a>(
         })
 }
 
+fn registry_reader(client: &Client, repo: &Repository) -> Result<RegistrySource, Failure> {
+    Ok(RegistrySource::new(
+        BlockingClient::new(client.options().clone())?,
+        repo.clone(),
+    ))
+}
+
+/// Copies an image with its signatures and attestations from one repository to targets.
+struct TargetCopy<'a> {
+    ctx: &'a Context,
+    rt: &'a tokio::runtime::Runtime,
+    client: &'a Client,
+    opts: &'a CopyOptions,
+    /// Where union cosign manifests are written.
+    scratch: &'a cosign_tags::Scratch,
+    /// The source repository, for reading cosign manifests.
+    from: &'a RegistrySource,
+    /// The same, for copying.
+    source: &'a Source,
+}
+
+impl TargetCopy<'_> {
+    /// Copies `arts` (cosign tags) and then `image` (untagged) to `repo`. A cosign tag there
+    /// may already hold other signers' entries, which are kept: the union is written.
+    fn run(
+        &self,
+        repo: &Repository,
+        image: &CopyItem,
+        arts: &[CopyItem],
+    ) -> Result<TargetReport, Failure> {
+        let there = registry_reader(self.client, repo)?;
+        let mut items = Vec::new();
+        let mut merged = Vec::new();
+        for a in arts {
+            let tag = a.tags.first().map(String::as_str).unwrap_or_default();
+            match cosign_tags::decide(self.from, &there, tag, &a.root, self.scratch)? {
+                cosign_tags::Decision::AsIs => items.push(a.clone()),
+                cosign_tags::Decision::Union(item) => {
+                    self.ctx.printer.detail(&format!(
+                        "{repo}:{tag} holds other entries; writing the union"
+                    ));
+                    merged.push(*item);
+                }
+                cosign_tags::Decision::Kept => self.ctx.printer.detail(&format!(
+                    "{repo}:{tag} already holds every entry; left as is"
+                )),
+            }
+        }
+        items.push(image.clone());
+        let target = Target::Remote {
+            client: self.client.clone(),
+            repo: repo.clone(),
+        };
+        let mut report = TargetReport::default();
+        if !merged.is_empty() {
+            let (_, r) = self.rt.block_on(copy::copy(
+                &Source::Layout(self.scratch.layout().clone()),
+                std::slice::from_ref(&target),
+                &merged,
+                self.opts,
+            ))?;
+            add_report(&mut report, r.first());
+        }
+        let (_, r) = self.rt.block_on(copy::copy(
+            self.source,
+            std::slice::from_ref(&target),
+            &items,
+            self.opts,
+        ))?;
+        add_report(&mut report, r.first());
+        Ok(report)
+    }
+}
+
 fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
     let req = requirements(ctx);
     let runner = runner_verdict(ctx, &req)?;
@@ -448,59 +522,20 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
         jobs: t.jobs,
         progress: Arc::new(ctx.progress()),
     };
-    // Per target: its cosign tags may already hold other signers' entries, which are kept
-    // (the union is written), so each target gets its own list.
     let scratch = cosign_tags::Scratch::new()?;
-    let reader = |repo: &Repository| -> Result<RegistrySource, Failure> {
-        Ok(RegistrySource::new(
-            BlockingClient::new(client.options().clone())?,
-            repo.clone(),
-        ))
+    let from = registry_reader(&client, &source_repo)?;
+    let copy = TargetCopy {
+        ctx,
+        rt: &rt,
+        client: &client,
+        opts: &opts,
+        scratch: &scratch,
+        from: &from,
+        source: &source,
     };
-    let from = reader(&source_repo)?;
     let mut reports: Vec<TargetReport> = Vec::new();
     for (repo, _) in &targets {
-        let there = reader(repo)?;
-        let mut items = Vec::new();
-        let mut merged = Vec::new();
-        for a in &arts {
-            let tag = a.tags.first().map(String::as_str).unwrap_or_default();
-            match cosign_tags::decide(&from, &there, tag, &a.root, &scratch)? {
-                cosign_tags::Decision::AsIs => items.push(a.clone()),
-                cosign_tags::Decision::Union(item) => {
-                    ctx.printer.detail(&format!(
-                        "{repo}:{tag} holds other entries; writing the union"
-                    ));
-                    merged.push(*item);
-                }
-                cosign_tags::Decision::Kept => ctx.printer.detail(&format!(
-                    "{repo}:{tag} already holds every entry; left as is"
-                )),
-            }
-        }
-        items.push(image_item.clone());
-        let target = Target::Remote {
-            client: client.clone(),
-            repo: repo.clone(),
-        };
-        let mut report = TargetReport::default();
-        if !merged.is_empty() {
-            let (_, r) = rt.block_on(copy::copy(
-                &Source::Layout(scratch.layout().clone()),
-                std::slice::from_ref(&target),
-                &merged,
-                &opts,
-            ))?;
-            add_report(&mut report, r.first());
-        }
-        let (_, r) = rt.block_on(copy::copy(
-            &source,
-            std::slice::from_ref(&target),
-            &items,
-            &opts,
-        ))?;
-        add_report(&mut report, r.first());
-        reports.push(report);
+        reports.push(copy.run(repo, &image_item, &arts)?);
     }
     // Tags last, once every target holds everything.
     for (repo, tags) in &targets {
@@ -774,34 +809,48 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
             let m = match rt.block_on(client.get_manifest(&p.repository, &restore.to_string()))? {
                 Some(m) => m,
                 None => {
-                    // Not in the target (e.g. --to a digest never promoted there): copy it in.
+                    // Not in the target (e.g. --to a digest never promoted there): copy it in
+                    // with its signatures and attestations, as a promotion does, so that the
+                    // tag moved to it verifies there.
                     let src = promo_source.clone().ok_or_else(|| {
                         Failure::usage(format!(
                             "{restore} is not in {} and the promotion has no source",
                             p.repository
                         ))
                     })?;
+                    let m = rt.block_on(client.fetch_manifest(&src, &restore.to_string()))?;
+                    let mut digests = vec![restore.clone()];
+                    digests.extend(children(&m));
+                    let arts = rt.block_on(remote_artifacts(&client, &src, &digests))?;
+                    let scratch = cosign_tags::Scratch::new()?;
+                    let from = registry_reader(&client, &src)?;
                     let source = Source::Remote {
                         client: client.clone(),
                         repo: src.clone(),
                     };
-                    let m = rt.block_on(client.fetch_manifest(&src, &restore.to_string()))?;
-                    let item = CopyItem {
-                        root: m.descriptor(),
-                        tags: Vec::new(),
-                    };
-                    rt.block_on(copy::copy(
-                        &source,
-                        &[Target::Remote {
-                            client: client.clone(),
-                            repo: p.repository.clone(),
-                        }],
-                        &[item],
-                        &CopyOptions {
+                    let copy = TargetCopy {
+                        ctx,
+                        rt: &rt,
+                        client: &client,
+                        opts: &CopyOptions {
                             jobs: t.jobs,
                             progress: Arc::new(ctx.progress()),
                         },
-                    ))?;
+                        scratch: &scratch,
+                        from: &from,
+                        source: &source,
+                    };
+                    let image = CopyItem {
+                        root: m.descriptor(),
+                        tags: Vec::new(),
+                    };
+                    copy.run(&p.repository, &image, &arts)?;
+                    ctx.printer.detail(&format!(
+                        "copied {} into {} from {src}, with {} signature/attestation tag(s)",
+                        restore.short(),
+                        p.repository,
+                        arts.len()
+                    ));
                     m
                 }
             };
