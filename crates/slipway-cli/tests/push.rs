@@ -1891,6 +1891,75 @@ fn next_release(p: &Project) {
 }
 
 #[test]
+fn a_promotion_failing_part_way_records_the_tags_it_moved_so_rollback_undoes_only_those() {
+    // Regression: the promotion was recorded only once every tag had moved. When tag 2 failed,
+    // tag 1 stayed moved with no record, and --rollback took it back two releases (to what
+    // the promotion before had recorded).
+    let p = Project::new(RegistryKind::Plain);
+    write_config(
+        &p,
+        "promote:\n  require:\n    scan: false\n    signature: false\n",
+    );
+    // The second promotion's `second` tag is refused (the first promotion's passes).
+    let proxy = FaultProxy::start(
+        &p.reg.host(),
+        vec![Fault::new("PUT", "/manifests/second", FaultAction::Status(403)).skip(1)],
+    );
+    let prod = format!("{}/prod/app", proxy.host());
+    let args = [
+        "--target",
+        prod.as_str(),
+        "-t",
+        "first",
+        "-t",
+        "second",
+        "--insecure-registry",
+        &proxy.host(),
+    ];
+    let v1 = p.build(&["linux/amd64"], "release one");
+    assert_eq!(p.push(&p.repo("staging/app"), &["-t", "v1"]).code, 0);
+    let r = promote(&p, &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    next_release(&p);
+    let v2 = p.build(&["linux/amd64"], "release two");
+    assert_eq!(p.push(&p.repo("staging/app"), &["-t", "v2"]).code, 0);
+
+    let r = promote(&p, &args);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(proxy.fired(0), 1, "{:#?}", proxy.log());
+    assert!(
+        r.stderr.contains(&format!("{prod}:first")) && r.stderr.contains("--rollback"),
+        "the hint names the tag that moved: {}",
+        r.stderr
+    );
+    let at = |tag: &str| p.remote_digest(&format!("{prod}:{tag}"));
+    assert_eq!((at("first"), at("second")), (v2.clone(), v1.clone()));
+    let state = p.state();
+    assert_eq!(state.promotions.len(), 2);
+    let rec = state.promotions.last().unwrap();
+    assert_eq!(rec.digest.to_string(), v2);
+    assert!(!rec.rollback);
+    assert_eq!(rec.targets.len(), 1);
+    assert_eq!(rec.targets[0].repository.to_string(), prod);
+    let moved: Vec<(String, Option<String>)> = rec.targets[0]
+        .tags
+        .iter()
+        .map(|m| {
+            (
+                m.tag.to_string(),
+                m.previous.as_ref().map(ToString::to_string),
+            )
+        })
+        .collect();
+    assert_eq!(moved, [("first".to_owned(), Some(v1.clone()))]);
+
+    // The rollback puts `first` back on v1 and leaves `second` (never moved) where it is.
+    let r = promote(&p, &["--rollback", "--insecure-registry", &proxy.host()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!((at("first"), at("second")), (v1.clone(), v1));
+}
+
+#[test]
 fn rollback_to_a_digest_the_target_lacks_copies_its_signatures_so_it_verifies_there() {
     // Regression: only the image was copied in, so the rolled-back tag had no `.sig`/`.att`
     // next to it and could not be verified in the target.

@@ -358,6 +358,67 @@ impl TargetCopy<'_> {
     }
 }
 
+/// Adds `mv` to the moves recorded for `repo`.
+fn note_move(targets: &mut Vec<PromotionTarget>, repo: &Repository, mv: TagMove) {
+    match targets.iter_mut().find(|t| &t.repository == repo) {
+        Some(t) => t.tags.push(mv),
+        None => targets.push(PromotionTarget {
+            repository: repo.clone(),
+            tags: vec![mv],
+        }),
+    }
+}
+
+/// After a tag failed to move: records the tags that did (`records`, when any), so the state
+/// says where every tag is and a rollback undoes just those, then returns `failure` saying so.
+fn keep_moved(
+    state_file: &slipway_state::StateFile,
+    records: Vec<PromotionRecord>,
+    failure: Failure,
+) -> Failure {
+    let moved: Vec<String> = records
+        .iter()
+        .flat_map(|r| {
+            r.targets.iter().flat_map(move |t| {
+                t.tags
+                    .iter()
+                    .map(move |m| format!("{}:{} -> {}", t.repository, m.tag, r.digest.short()))
+            })
+        })
+        .collect();
+    if moved.is_empty() {
+        return failure;
+    }
+    let what = if records.iter().any(|r| r.rollback) {
+        "the rollback again moves the rest"
+    } else {
+        "`slipway-promote --rollback` moves them back, or the promotion run again moves the rest"
+    };
+    match state_file.update(|s| s.promotions.extend(records)) {
+        Ok(()) => {
+            let ours = format!(
+                "{} tag(s) had moved before the failure and are recorded in the state ({}); {what}",
+                moved.len(),
+                moved.join(", ")
+            );
+            let hint = match &failure.hint {
+                Some(h) => format!("{h}\n{ours}"),
+                None => ours,
+            };
+            failure.with_hint(hint)
+        }
+        Err(e) => Failure {
+            error: format!(
+                "{}; besides, the tags already moved ({}) could not be recorded: {e}",
+                failure.chain().join(": "),
+                moved.join(", ")
+            )
+            .into(),
+            ..failure
+        },
+    }
+}
+
 fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
     let req = requirements(ctx);
     let runner = runner_verdict(ctx, &req)?;
@@ -537,10 +598,22 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
     for (repo, _) in &targets {
         reports.push(copy.run(repo, &image_item, &arts)?);
     }
-    // Tags last, once every target holds everything.
-    for (repo, tags) in &targets {
-        for tag in tags {
-            rt.block_on(client.put_manifest(repo, tag.as_str(), &manifest))?;
+    // Tags last, once every target holds everything. A failure part way leaves the tags moved
+    // so far recorded (as the promotion they are), so a rollback undoes exactly those.
+    let mut moved: Vec<PromotionTarget> = Vec::new();
+    for (repo, m) in &moves {
+        for mv in m {
+            if let Err(e) = rt.block_on(client.put_manifest(repo, mv.tag.as_str(), &manifest)) {
+                let partial = PromotionRecord {
+                    digest: digest.clone(),
+                    source: Some(source_repo.clone()),
+                    targets: moved,
+                    rollback: false,
+                    at: chrono::Utc::now(),
+                };
+                return Err(keep_moved(&state_file, vec![partial], e.into()));
+            }
+            note_move(&mut moved, repo, mv.clone());
         }
     }
     let record = PromotionRecord {
@@ -674,6 +747,112 @@ fn plan_text(
     out.trim_end().to_owned()
 }
 
+/// Moves the tags of a rollback plan.
+struct Rollback<'a> {
+    ctx: &'a Context,
+    rt: &'a tokio::runtime::Runtime,
+    client: &'a Client,
+    opts: &'a CopyOptions,
+    /// The promotion's source, where a digest missing from a target is copied from.
+    source: Option<&'a Repository>,
+}
+
+impl Rollback<'_> {
+    /// Moves every tag of `plan` back, adding each move to `records` as it happens (so that on
+    /// failure they say what moved).
+    fn run(
+        &self,
+        plan: &[rollback::TargetRollback],
+        records: &mut Vec<PromotionRecord>,
+    ) -> Result<(), Failure> {
+        let (rt, client) = (self.rt, self.client);
+        for p in plan {
+            for tg in &p.tags {
+                let Some(restore) = &tg.restore else {
+                    self.ctx.printer.warn(&format!(
+                        "{}:{} was new in the promotion; there is no previous digest to restore, left as is",
+                        p.repository, tg.tag
+                    ));
+                    continue;
+                };
+                let current = rt
+                    .block_on(client.head_manifest(&p.repository, tg.tag.as_str()))?
+                    .map(|d| d.digest);
+                let m =
+                    match rt.block_on(client.get_manifest(&p.repository, &restore.to_string()))? {
+                        Some(m) => m,
+                        None => self.copy_in(&p.repository, restore)?,
+                    };
+                rt.block_on(client.put_manifest(&p.repository, tg.tag.as_str(), &m))?;
+                let rec = match records.iter().position(|r| &r.digest == restore) {
+                    Some(i) => &mut records[i],
+                    None => {
+                        records.push(PromotionRecord {
+                            digest: restore.clone(),
+                            source: self.source.cloned(),
+                            targets: Vec::new(),
+                            rollback: true,
+                            at: chrono::Utc::now(),
+                        });
+                        records.last_mut().expect("just pushed")
+                    }
+                };
+                note_move(
+                    &mut rec.targets,
+                    &p.repository,
+                    TagMove {
+                        tag: tg.tag.clone(),
+                        previous: current,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// `restore` is not in `repo` (e.g. `--to` a digest never promoted there): copies it in
+    /// from the promotion's source with its signatures and attestations, as a promotion does,
+    /// so that the tag moved to it verifies there.
+    fn copy_in(&self, repo: &Repository, restore: &Digest) -> Result<Manifest, Failure> {
+        let src = self.source.ok_or_else(|| {
+            Failure::usage(format!(
+                "{restore} is not in {repo} and the promotion has no source"
+            ))
+        })?;
+        let (rt, client) = (self.rt, self.client);
+        let m = rt.block_on(client.fetch_manifest(src, &restore.to_string()))?;
+        let mut digests = vec![restore.clone()];
+        digests.extend(children(&m));
+        let arts = rt.block_on(remote_artifacts(client, src, &digests))?;
+        let scratch = cosign_tags::Scratch::new()?;
+        let from = registry_reader(client, src)?;
+        let source = Source::Remote {
+            client: client.clone(),
+            repo: src.clone(),
+        };
+        let copy = TargetCopy {
+            ctx: self.ctx,
+            rt,
+            client,
+            opts: self.opts,
+            scratch: &scratch,
+            from: &from,
+            source: &source,
+        };
+        let image = CopyItem {
+            root: m.descriptor(),
+            tags: Vec::new(),
+        };
+        copy.run(repo, &image, &arts)?;
+        self.ctx.printer.detail(&format!(
+            "copied {} into {repo} from {src}, with {} signature/attestation tag(s)",
+            restore.short(),
+            arts.len()
+        ));
+        Ok(m)
+    }
+}
+
 fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
     let req = requirements(ctx);
     let runner = runner_verdict(ctx, &req)?;
@@ -794,96 +973,18 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
         return Err(gate_failure(d, &unmet.iter().collect::<Vec<_>>()));
     }
     let mut records: Vec<PromotionRecord> = Vec::new();
-    for p in &plan {
-        for tg in &p.tags {
-            let Some(restore) = &tg.restore else {
-                ctx.printer.warn(&format!(
-                    "{}:{} was new in the promotion; there is no previous digest to restore, left as is",
-                    p.repository, tg.tag
-                ));
-                continue;
-            };
-            let current = rt
-                .block_on(client.head_manifest(&p.repository, tg.tag.as_str()))?
-                .map(|d| d.digest);
-            let m = match rt.block_on(client.get_manifest(&p.repository, &restore.to_string()))? {
-                Some(m) => m,
-                None => {
-                    // Not in the target (e.g. --to a digest never promoted there): copy it in
-                    // with its signatures and attestations, as a promotion does, so that the
-                    // tag moved to it verifies there.
-                    let src = promo_source.clone().ok_or_else(|| {
-                        Failure::usage(format!(
-                            "{restore} is not in {} and the promotion has no source",
-                            p.repository
-                        ))
-                    })?;
-                    let m = rt.block_on(client.fetch_manifest(&src, &restore.to_string()))?;
-                    let mut digests = vec![restore.clone()];
-                    digests.extend(children(&m));
-                    let arts = rt.block_on(remote_artifacts(&client, &src, &digests))?;
-                    let scratch = cosign_tags::Scratch::new()?;
-                    let from = registry_reader(&client, &src)?;
-                    let source = Source::Remote {
-                        client: client.clone(),
-                        repo: src.clone(),
-                    };
-                    let copy = TargetCopy {
-                        ctx,
-                        rt: &rt,
-                        client: &client,
-                        opts: &CopyOptions {
-                            jobs: t.jobs,
-                            progress: Arc::new(ctx.progress()),
-                        },
-                        scratch: &scratch,
-                        from: &from,
-                        source: &source,
-                    };
-                    let image = CopyItem {
-                        root: m.descriptor(),
-                        tags: Vec::new(),
-                    };
-                    copy.run(&p.repository, &image, &arts)?;
-                    ctx.printer.detail(&format!(
-                        "copied {} into {} from {src}, with {} signature/attestation tag(s)",
-                        restore.short(),
-                        p.repository,
-                        arts.len()
-                    ));
-                    m
-                }
-            };
-            rt.block_on(client.put_manifest(&p.repository, tg.tag.as_str(), &m))?;
-            let rec = match records.iter_mut().find(|r| &r.digest == restore) {
-                Some(r) => r,
-                None => {
-                    records.push(PromotionRecord {
-                        digest: restore.clone(),
-                        source: promo_source.clone(),
-                        targets: Vec::new(),
-                        rollback: true,
-                        at: chrono::Utc::now(),
-                    });
-                    records.last_mut().expect("just pushed")
-                }
-            };
-            let mv = TagMove {
-                tag: tg.tag.clone(),
-                previous: current,
-            };
-            match rec
-                .targets
-                .iter_mut()
-                .find(|t| t.repository == p.repository)
-            {
-                Some(t) => t.tags.push(mv),
-                None => rec.targets.push(PromotionTarget {
-                    repository: p.repository.clone(),
-                    tags: vec![mv],
-                }),
-            }
-        }
+    let mover = Rollback {
+        ctx,
+        rt: &rt,
+        client: &client,
+        opts: &CopyOptions {
+            jobs: t.jobs,
+            progress: Arc::new(ctx.progress()),
+        },
+        source: promo_source.as_ref(),
+    };
+    if let Err(f) = mover.run(&plan, &mut records) {
+        return Err(keep_moved(&state_file, records, f));
     }
     let n: usize = records
         .iter()
