@@ -513,7 +513,7 @@ impl Client {
             .and_then(|u| u.host_str().map(str::to_owned));
         let insecure = &self.inner.opts.insecure_registries;
         let allowed = url.scheme() == "http"
-            && (insecure.iter().any(|h| *h == host_port)
+            && (insecure.contains(&host_port)
                 || (self.scheme(api_host) == "http" && registry_host.as_deref() == Some(host)));
         if allowed {
             Ok(())
