@@ -1230,6 +1230,46 @@ fn promote_within_a_token_auth_registry_mounts_every_blob_with_one_token_for_bot
 }
 
 #[test]
+fn credentials_are_not_sent_to_a_plain_http_token_realm_of_an_https_registry() {
+    // Regression: the password went to whatever realm the registry's challenge named, in clear
+    // when that was http:// (a misconfigured registry, or a man in the middle).
+    let p = Project::new(RegistryKind::TlsTokenPlainRealm);
+    let digest = p.build(&["linux/amd64"], "realm");
+    let tokens = p.reg.token_server().unwrap();
+    let realm = tokens.realm();
+    assert!(realm.starts_with("http://"), "{realm}");
+    let repo = p.repo("team/app");
+    let r = p.push(&repo, &["-t", "v1"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("`{realm}`")) && r.stderr.contains("not HTTPS"),
+        "names the realm: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("--insecure-registry {}", tokens.host())),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tokens.requests(), vec![], "nothing was sent to the realm");
+    p.password_free(&format!("{}{}", r.stdout, r.stderr));
+    assert!(p.state().pushes.is_empty());
+
+    // A realm host named with --insecure-registry is the user's call: the push goes through.
+    let r = p.push(&repo, &["-t", "v1", "--insecure-registry", &tokens.host()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r)["digest"], digest);
+    let asked = tokens.requests();
+    assert!(
+        asked
+            .iter()
+            .any(|q| q.issued && q.username.as_deref() == p.reg.credentials().map(|c| c.0)),
+        "{asked:#?}"
+    );
+}
+
+#[test]
 fn a_refused_mount_falls_back_to_streaming_the_blob() {
     let p = Project::new(RegistryKind::Plain);
     write_config(
@@ -1381,6 +1421,46 @@ fn signatures_other_signers_put_in_the_registry_are_kept_on_push_and_promote() {
     }
 }
 
+#[test]
+fn a_sig_tag_in_the_registry_that_cannot_be_merged_stops_push_with_exit_3_and_stays() {
+    // Regression: an index at the target's `.sig` tag made every push fail with exit 2, as if
+    // the user's input were bad, while the docs said such a tag was overwritten.
+    let p = Project::new(RegistryKind::Plain);
+    let digest = p.build(&["linux/amd64", "linux/arm64"], "unmergeable");
+    let repo = p.repo("team/app");
+    let r = p.push(&repo, &["-t", "v1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let sig = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    // Not the image manifest cosign keeps signatures in: the image's own index.
+    let out = p
+        .skopeo("copy")
+        .args(["--all", "--preserve-digests", "--dest-tls-verify=false"])
+        .arg(format!("docker://{repo}:v1"))
+        .arg(format!("docker://{repo}:{sig}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sign_in(p.path());
+    let r = p.push(&repo, &["-t", "v1"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&sig) && r.stderr.contains("is an index"),
+        "names the tag and why: {}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint:"), "{}", r.stderr);
+    assert_eq!(
+        p.remote_digest(&format!("{repo}:{sig}")),
+        digest,
+        "the tag is left as it was"
+    );
+    assert_eq!(p.state().pushes.len(), 1, "the failed push is not recorded");
+}
+
 impl Project {
     /// The layers of the `.sig` manifest named `sig` in the layout under `dir`.
     fn layout_sig_layers(dir: &Path, sig: &str) -> Vec<Value> {
@@ -1512,6 +1592,76 @@ fn promote_checks_the_runner_policy_as_one_of_its_gates() {
     let last = state.runners.last().unwrap();
     assert_eq!(last.allowed, Some(true));
     assert_eq!(last.entry.as_deref(), Some("release-01"));
+}
+
+#[test]
+fn a_denied_runner_is_refused_before_any_registry_is_asked_even_when_they_are_down() {
+    // Regression: promote resolved the source, read manifests and tags (with the registry
+    // credentials) before the runner gate said no, so a registry down came out as exit 3.
+    let p = Project::new(RegistryKind::Plain);
+    let staging_reg = Registry::plain();
+    let digest = p.build(&["linux/amd64"], "denied");
+    let staging = format!("{}/staging/app", staging_reg.host());
+    let r = p.push(
+        &staging,
+        &["-t", "rc", "--insecure-registry", &staging_reg.host()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    StateFile::new(p.path().join(".slipway/state.json"))
+        .update(|s| {
+            // A promotion to roll back, to the same registry.
+            s.promotions.push(slipway_state::PromotionRecord {
+                digest: digest.parse().unwrap(),
+                source: Some(staging.parse().unwrap()),
+                targets: vec![slipway_state::PromotionTarget {
+                    repository: format!("{}/prod/app", staging_reg.host()).parse().unwrap(),
+                    tags: vec![slipway_state::TagMove {
+                        tag: "stable".parse().unwrap(),
+                        previous: Some(digest.parse().unwrap()),
+                    }],
+                }],
+                rollback: false,
+                at: chrono::Utc::now(),
+            });
+        })
+        .unwrap();
+    let down = staging_reg.host();
+    drop(staging_reg);
+    let machine = p.path().join("machine");
+    machine_tree(&machine);
+    write_config(
+        &p,
+        "runners:\n  allow:\n    - name: someone-else\n      fingerprint: sha256:0000000000000000000000000000000000000000000000000000000000000000\npromote:\n  require:\n    scan: false\n",
+    );
+    let prod = format!("{down}/prod/app");
+    for (i, extra) in [
+        &["--target", prod.as_str(), "-t", "stable"][..],
+        &["--from", &format!("{staging}:rc"), "--target", &prod][..],
+        &["--rollback"][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let started = std::time::Instant::now();
+        let mut c = p.slipway();
+        c.env("SLIPWAY_FINGERPRINT_ROOT", &machine)
+            .args(["promote", "--insecure-registry", &down])
+            .args(extra);
+        let r = run(&mut c);
+        assert_eq!(r.code, 1, "{extra:?}: {}", r.stderr);
+        assert!(r.stderr.contains("runner not allowed"), "{}", r.stderr);
+        assert!(
+            !r.stderr.contains(&down),
+            "{extra:?}: no registry was asked: {}",
+            r.stderr
+        );
+        assert!(started.elapsed().as_secs() < 20, "no retries");
+        if i == 0 {
+            // The gates the state decides are named too.
+            assert!(r.stderr.contains("signature:"), "{}", r.stderr);
+        }
+    }
+    assert_eq!(p.state().promotions.len(), 1, "nothing promoted");
 }
 
 impl Project {
@@ -1741,6 +1891,141 @@ fn github_outputs_and_step_summaries_of_push_and_promote() {
     );
     let o = github_outputs(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(o["images"], format!("{prod}@{digest}"));
+}
+
+/// Removes the layout and the images of the state, so the next build is a new release.
+fn next_release(p: &Project) {
+    std::fs::remove_dir_all(p.path().join(".slipway/oci")).unwrap();
+    StateFile::new(p.path().join(".slipway/state.json"))
+        .update(|s| s.images.clear())
+        .unwrap();
+}
+
+#[test]
+fn a_promotion_failing_part_way_records_the_tags_it_moved_so_rollback_undoes_only_those() {
+    // Regression: the promotion was recorded only once every tag had moved. When tag 2 failed,
+    // tag 1 stayed moved with no record, and --rollback took it back two releases (to what
+    // the promotion before had recorded).
+    let p = Project::new(RegistryKind::Plain);
+    write_config(
+        &p,
+        "promote:\n  require:\n    scan: false\n    signature: false\n",
+    );
+    // The second promotion's `second` tag is refused (the first promotion's passes).
+    let proxy = FaultProxy::start(
+        &p.reg.host(),
+        vec![Fault::new("PUT", "/manifests/second", FaultAction::Status(403)).skip(1)],
+    );
+    let prod = format!("{}/prod/app", proxy.host());
+    let args = [
+        "--target",
+        prod.as_str(),
+        "-t",
+        "first",
+        "-t",
+        "second",
+        "--insecure-registry",
+        &proxy.host(),
+    ];
+    let v1 = p.build(&["linux/amd64"], "release one");
+    assert_eq!(p.push(&p.repo("staging/app"), &["-t", "v1"]).code, 0);
+    let r = promote(&p, &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    next_release(&p);
+    let v2 = p.build(&["linux/amd64"], "release two");
+    assert_eq!(p.push(&p.repo("staging/app"), &["-t", "v2"]).code, 0);
+
+    let r = promote(&p, &args);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(proxy.fired(0), 1, "{:#?}", proxy.log());
+    assert!(
+        r.stderr.contains(&format!("{prod}:first")) && r.stderr.contains("--rollback"),
+        "the hint names the tag that moved: {}",
+        r.stderr
+    );
+    let at = |tag: &str| p.remote_digest(&format!("{prod}:{tag}"));
+    assert_eq!((at("first"), at("second")), (v2.clone(), v1.clone()));
+    let state = p.state();
+    assert_eq!(state.promotions.len(), 2);
+    let rec = state.promotions.last().unwrap();
+    assert_eq!(rec.digest.to_string(), v2);
+    assert!(!rec.rollback);
+    assert_eq!(rec.targets.len(), 1);
+    assert_eq!(rec.targets[0].repository.to_string(), prod);
+    let moved: Vec<(String, Option<String>)> = rec.targets[0]
+        .tags
+        .iter()
+        .map(|m| {
+            (
+                m.tag.to_string(),
+                m.previous.as_ref().map(ToString::to_string),
+            )
+        })
+        .collect();
+    assert_eq!(moved, [("first".to_owned(), Some(v1.clone()))]);
+
+    // The rollback puts `first` back on v1 and leaves `second` (never moved) where it is.
+    let r = promote(&p, &["--rollback", "--insecure-registry", &proxy.host()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!((at("first"), at("second")), (v1.clone(), v1));
+}
+
+#[test]
+fn rollback_to_a_digest_the_target_lacks_copies_its_signatures_so_it_verifies_there() {
+    // Regression: only the image was copied in, so the rolled-back tag had no `.sig`/`.att`
+    // next to it and could not be verified in the target.
+    let p = Project::new(RegistryKind::Plain);
+    let other = Registry::plain();
+    write_config(&p, "promote:\n  require:\n    scan: false\n");
+    let staging = p.repo("staging/app");
+    let v1 = p.build(&["linux/amd64", "linux/arm64"], "rollback one");
+    keyed_sign_push_verify(&p, &staging, "v1");
+    next_release(&p);
+    let v2 = p.build(&["linux/amd64", "linux/arm64"], "rollback two");
+    keyed_sign_push_verify(&p, &staging, "v2");
+    let far = format!("{}/prod/app", other.host());
+    let insecure = ["--insecure-registry", &other.host()];
+    let r = promote(
+        &p,
+        &[&["--target", far.as_str(), "-t", "stable"][..], &insecure].concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let r = promote(
+        &p,
+        &[&["--rollback", "--to", v1.as_str()][..], &insecure].concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let hex1 = v1.trim_start_matches("sha256:");
+    let out = Command::new(tool("skopeo"))
+        .args(["list-tags", "--tls-verify=false"])
+        .arg(format!("docker://{far}"))
+        .output()
+        .unwrap();
+    let tags = String::from_utf8_lossy(&out.stdout);
+    for t in [format!("sha256-{hex1}.sig"), format!("sha256-{hex1}.att")] {
+        assert!(tags.contains(&t), "{t} in {tags}");
+    }
+    let out = Command::new(tool("skopeo"))
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{far}:stable"))
+        .output()
+        .unwrap();
+    assert_eq!(sha256_digest(&out.stdout), v1);
+    assert_ne!(v1, v2);
+    // The signature verifies in the target, and so do the attestations.
+    let r = run(p
+        .slipway()
+        .args([
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--attestation",
+            "provenance",
+        ])
+        .arg(format!("{far}:stable"))
+        .args(insecure));
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! The registry client: one HTTP stack (reqwest, rustls) shared with `oci-client`.
 //!
-//! `oci-client` does the usual authentication handshake — it reads the registry's
-//! `WWW-Authenticate` challenge and, for `Bearer`, fetches a token for one repository from the
-//! realm with our credentials (Basic registries get the credentials directly). It asks for one
-//! repository's scope only, so a cross-repository mount (`pull` on the source, `push` on the
-//! target, in one token) and a 401 whose challenge names further scopes get a token from our
-//! own request to the realm (the token auth spec: `service` and one `scope` per repository).
+//! Authentication follows the registry's `WWW-Authenticate` challenge: for `Bearer`, a token
+//! from the realm (the token auth spec: `service` and one `scope` per repository, so a
+//! cross-repository mount gets `pull` on the source and `push` on the target in one token, and a
+//! 401 whose challenge names further scopes gets a token for them too); Basic registries get
+//! the credentials directly. Credentials go only to an HTTPS realm (or one on an
+//! `--insecure-registry` host): a registry cannot send them elsewhere in clear. Without
+//! credentials, `oci-client` does the handshake for an anonymous token.
 //! Everything else that needs more control than `oci-client` offers is here too, on the same
 //! reqwest 0.13 stack: HEAD checks, manifests with exact bytes, blob streams with `Range`,
 //! cross-repository mounts, chunked uploads that resume, and retries with backoff that honour
@@ -394,36 +395,26 @@ impl Client {
                 }
                 Some(ch.clone())
             }
-            // oci-client asks for one repository's scope; more than that needs the realm.
-            _ if scopes.len() > 1 => self.challenge(repo).await?,
+            // oci-client asks for one repository's scope; more than that needs the realm. And
+            // credentials go only to a realm checked first (oci-client would send them wherever
+            // the challenge points).
+            _ if scopes.len() > 1 || creds.is_some() => self.challenge(repo).await?,
             _ => None,
         };
-        let value = match challenge {
-            Some(ch) => {
+        let value = match (challenge, &creds) {
+            (Some(ch), _) => {
                 let token = self.fetch_token(repo, &ch, &scopes, creds.as_ref()).await?;
                 self.bearer(&token)
             }
-            None => {
-                let token = self.oci_token(repo, op.push, creds.as_ref()).await?;
-                match (token, &creds) {
-                    (Some(t), _) => self.bearer(&t),
-                    (None, Some(c)) => AuthValue {
-                        header: Some(Secret::new(format!(
-                            "Basic {}",
-                            base64::engine::general_purpose::STANDARD.encode(format!(
-                                "{}:{}",
-                                c.username,
-                                c.password.expose()
-                            ))
-                        ))),
-                        bearer: false,
-                    },
-                    (None, None) => AuthValue {
-                        header: None,
-                        bearer: false,
-                    },
-                }
-            }
+            (None, Some(c)) => basic_auth(c),
+            // Anonymous: oci-client's handshake (an anonymous token, or nothing).
+            (None, None) => match self.anonymous_token(repo, op.push).await? {
+                Some(t) => self.bearer(&t),
+                None => AuthValue {
+                    header: None,
+                    bearer: false,
+                },
+            },
         };
         cache.insert(key, value.clone());
         Ok(value)
@@ -504,6 +495,37 @@ impl Client {
         }
     }
 
+    /// Refuses a token realm that is not HTTPS (credentials would go there in clear), unless
+    /// its host is an `--insecure-registry` one or the host of the registry itself when that is
+    /// reached over plain HTTP already.
+    fn check_realm(&self, repo: &Repository, realm: &str, url: &Url) -> Result<(), RegistryError> {
+        if url.scheme() == "https" {
+            return Ok(());
+        }
+        let host = url.host_str().unwrap_or_default();
+        let host_port = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        };
+        let api_host = repo.api_host();
+        let registry_host = Url::parse(&format!("http://{api_host}/"))
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned));
+        let insecure = &self.inner.opts.insecure_registries;
+        let allowed = url.scheme() == "http"
+            && (insecure.contains(&host_port)
+                || (self.scheme(api_host) == "http" && registry_host.as_deref() == Some(host)));
+        if allowed {
+            Ok(())
+        } else {
+            Err(RegistryError::InsecureRealm {
+                registry: repo.registry().to_owned(),
+                realm: realm.to_owned(),
+                host: host_port,
+            })
+        }
+    }
+
     /// A token for `scopes` from the challenge's realm (the token auth spec: `GET realm?
     /// service=…&scope=…&scope=…`, Basic credentials when we have them).
     async fn fetch_token(
@@ -522,6 +544,9 @@ impl Client {
         }
         let url = Url::parse_with_params(&ch.realm, &query)
             .map_err(|e| RegistryError::invalid("token realm", format!("`{}`: {e}", ch.realm)))?;
+        if creds.is_some() {
+            self.check_realm(repo, &ch.realm, &url)?;
+        }
         let what = format!("a token for {} from {}", scopes.join(" "), ch.realm);
         let mut backoff = Backoff::new(self.inner.opts.retry);
         loop {
@@ -595,21 +620,14 @@ impl Client {
         }
     }
 
-    /// oci-client's handshake for one repository: a Bearer token (`Some`), or `None` for Basic
-    /// and anonymous registries.
-    async fn oci_token(
+    /// oci-client's handshake for one repository without credentials: an anonymous Bearer
+    /// token (`Some`), or `None` for registries that do not use tokens.
+    async fn anonymous_token(
         &self,
         repo: &Repository,
         push: bool,
-        creds: Option<&Credentials>,
     ) -> Result<Option<String>, RegistryError> {
-        let auth = match creds {
-            Some(c) => oci_client::secrets::RegistryAuth::Basic(
-                c.username.clone(),
-                c.password.expose().clone(),
-            ),
-            None => oci_client::secrets::RegistryAuth::Anonymous,
-        };
+        let auth = oci_client::secrets::RegistryAuth::Anonymous;
         let reference = oci_client::Reference::with_tag(
             repo.api_host().to_owned(),
             repo.path().to_owned(),
@@ -635,7 +653,7 @@ impl Client {
                     return Err(RegistryError::Unauthorized {
                         registry: repo.registry().to_owned(),
                         what: format!("a token for {repo}"),
-                        had_credentials: creds.is_some(),
+                        had_credentials: false,
                         detail: Some(Detail(short_body(&msg))),
                     });
                 }
@@ -1201,6 +1219,20 @@ impl Client {
     }
 }
 
+fn basic_auth(c: &Credentials) -> AuthValue {
+    AuthValue {
+        header: Some(Secret::new(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                c.username,
+                c.password.expose()
+            ))
+        ))),
+        bearer: false,
+    }
+}
+
 /// `tag` or `digest` of a reference (the digest wins).
 pub fn reference_str(r: &Reference) -> String {
     match (r.digest(), r.tag()) {
@@ -1479,4 +1511,43 @@ pub(crate) fn safe_headers(h: &HeaderMap) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(insecure: &[&str], repo: &str, realm: &str) -> Result<(), RegistryError> {
+        let client = Client::new(ClientOptions {
+            insecure_registries: insecure.iter().map(|s| (*s).to_owned()).collect(),
+            ..ClientOptions::default()
+        })
+        .unwrap();
+        let repo: Repository = repo.parse().unwrap();
+        client.check_realm(&repo, realm, &Url::parse(realm).unwrap())
+    }
+
+    #[test]
+    fn credentials_go_only_to_an_https_realm_or_an_insecure_registry_host() {
+        assert!(check(&[], "ghcr.io/acme/app", "https://ghcr.io/token").is_ok());
+        // An HTTPS registry naming a plain-HTTP realm, on its own host or another.
+        for realm in ["http://ghcr.io/token", "http://evil.example:8080/token"] {
+            let e = check(&[], "ghcr.io/acme/app", realm).unwrap_err();
+            assert!(
+                matches!(&e, RegistryError::InsecureRealm { realm: r, .. } if r == realm),
+                "{e}"
+            );
+            assert!(e.to_string().contains(realm), "{e}");
+        }
+        let e = check(&[], "ghcr.io/acme/app", "ftp://ghcr.io/token").unwrap_err();
+        assert!(matches!(e, RegistryError::InsecureRealm { .. }), "{e}");
+        // Named with --insecure-registry (host and port as given).
+        let tok = "http://10.0.0.5:5001/token";
+        assert!(check(&["10.0.0.5:5001"], "ghcr.io/acme/app", tok).is_ok());
+        assert!(check(&["10.0.0.5"], "ghcr.io/acme/app", tok).is_err());
+        // A plain-HTTP registry's token server on the same host.
+        assert!(check(&["10.0.0.5:5000"], "10.0.0.5:5000/app", tok).is_ok());
+        assert!(check(&["10.0.0.5:5000"], "10.0.0.5:5000/app", "http://10.0.0.6/t").is_err());
+        assert!(check(&[], "10.0.0.5:5000/app", tok).is_err());
+    }
 }

@@ -48,6 +48,18 @@ pub enum RegistryError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The registry's token realm is not HTTPS: the credentials would travel in clear.
+    #[error(
+        "refusing to send credentials for {registry} to the token realm `{realm}`: it is not HTTPS"
+    )]
+    InsecureRealm {
+        /// Registry host.
+        registry: String,
+        /// The realm its challenge named.
+        realm: String,
+        /// The realm's `host[:port]`.
+        host: String,
+    },
     /// The registry could not be reached, or kept failing, until the retry budget ran out.
     #[error("{what} failed after {attempts} attempt(s) over {:.1}s: {last}", elapsed.as_secs_f64())]
     GaveUp {
@@ -151,6 +163,9 @@ impl Diagnostic for RegistryError {
             )),
             RegistryError::Tls { registry, .. } => Some(format!(
                 "if {registry} uses a private CA, pass it with --ca-file PATH (or SLIPWAY_CA_FILE); if it speaks plain HTTP, --insecure-registry {registry} switches that host (only) to HTTP"
+            )),
+            RegistryError::InsecureRealm { host, .. } => Some(format!(
+                "a token server should be HTTPS; if {host} is trusted on a private network, --insecure-registry {host} allows plain HTTP to it"
             )),
             RegistryError::GaveUp { .. } => Some(
                 "the registry is unreachable or failing; check the address and try again (retry budget: --retries / --retry-seconds, or transfer.attempts / transfer.retry_seconds in slipway.yaml)".into(),

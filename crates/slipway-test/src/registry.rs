@@ -18,13 +18,17 @@ pub enum RegistryKind {
     /// HTTPS with a certificate from a test CA, and bcrypt htpasswd basic auth.
     TlsAuth,
     /// HTTPS with a certificate from a test CA, and Bearer token auth (`auth.token`, the flow of
-    /// GHCR, Docker Hub and Harbor): tokens come from an in-process [`TokenServer`].
+    /// GHCR, Docker Hub and Harbor): tokens come from an in-process [`TokenServer`] whose realm
+    /// is HTTPS with a certificate from the same CA.
     TlsToken,
+    /// [`RegistryKind::TlsToken`], but its token realm is plain HTTP: a misconfigured (or
+    /// hostile) registry that would have clients send their password in clear.
+    TlsTokenPlainRealm,
 }
 
 impl RegistryKind {
     fn tls(self) -> bool {
-        matches!(self, RegistryKind::TlsAuth | RegistryKind::TlsToken)
+        self != RegistryKind::Plain
     }
 }
 
@@ -82,8 +86,16 @@ impl Registry {
             }
             ca
         });
-        let token = (kind == RegistryKind::TlsToken)
-            .then(|| TokenServer::start(&dir.path().join("token"), &username, &password));
+        let token_dir = dir.path().join("token");
+        let token = match (kind, &ca) {
+            (RegistryKind::TlsToken, Some(ca)) => {
+                Some(TokenServer::start_tls(&token_dir, &username, &password, ca))
+            }
+            (RegistryKind::TlsTokenPlainRealm, _) => {
+                Some(TokenServer::start(&token_dir, &username, &password))
+            }
+            _ => None,
+        };
 
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS {
@@ -199,7 +211,7 @@ impl Registry {
         Some(path)
     }
 
-    /// The token server (token variant only).
+    /// The token server (token variants only).
     pub fn token_server(&self) -> Option<&TokenServer> {
         self.token.as_ref()
     }
@@ -310,7 +322,7 @@ fn config_yaml(
             "auth:\n  htpasswd:\n    realm: slipway-test\n    path: {}\n",
             dir.join("htpasswd").display()
         )),
-        RegistryKind::TlsToken => {
+        RegistryKind::TlsToken | RegistryKind::TlsTokenPlainRealm => {
             let t = token.expect("token registry has a token server");
             y.push_str(&format!(
                 "auth:\n  token:\n    realm: {}\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",

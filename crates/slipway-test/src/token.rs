@@ -15,7 +15,9 @@
 //! - wrong credentials get `401`; no credentials get a token with no access (the registry then
 //!   answers `401 insufficient_scope`, as a private repository on Docker Hub does).
 //!
-//! Every request's scopes are recorded so tests can see what a client asked for.
+//! Every request's scopes are recorded so tests can see what a client asked for. The realm is
+//! HTTPS (the registry's test CA) as real token servers are, or plain HTTP to play a registry
+//! that sends clients' passwords somewhere in clear.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -31,6 +33,8 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use rcgen::{CertificateParams, DnType, KeyPair, KeyUsagePurpose};
 use serde_json::json;
+
+use crate::TestCa;
 
 /// The `service` (token audience) the registry is configured with.
 pub const TOKEN_SERVICE: &str = "slipway-test-registry";
@@ -61,6 +65,7 @@ struct Shared {
 #[derive(Debug)]
 pub struct TokenServer {
     addr: SocketAddr,
+    tls: bool,
     root_cert: PathBuf,
     shared: Arc<Mutex<Shared>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -73,9 +78,19 @@ struct Signer {
 }
 
 impl TokenServer {
-    /// Starts a server granting `username`/`password` every action it asks for. Writes the
-    /// signing certificate (the registry's `rootcertbundle`) into `dir`.
+    /// Starts a server granting `username`/`password` every action it asks for, over plain
+    /// HTTP. Writes the signing certificate (the registry's `rootcertbundle`) into `dir`.
     pub fn start(dir: &Path, username: &str, password: &str) -> TokenServer {
+        TokenServer::start_with(dir, username, password, None)
+    }
+
+    /// The same over HTTPS with `ca`'s server certificate (as GHCR's and Docker Hub's realms
+    /// are: clients send their password there).
+    pub fn start_tls(dir: &Path, username: &str, password: &str, ca: &TestCa) -> TokenServer {
+        TokenServer::start_with(dir, username, password, Some(ca))
+    }
+
+    fn start_with(dir: &Path, username: &str, password: &str, tls: Option<&TestCa>) -> TokenServer {
         std::fs::create_dir_all(dir).expect("token dir");
         let key = KeyPair::generate().expect("token signing key (ECDSA P-256)");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("cert params");
@@ -99,6 +114,7 @@ impl TokenServer {
             password: password.to_owned(),
             requests: Vec::new(),
         }));
+        let acceptor = tls.map(tls_acceptor);
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
         let s = shared.clone();
         let thread = std::thread::spawn(move || {
@@ -113,15 +129,16 @@ impl TokenServer {
                         _ = &mut rx => break,
                         accepted = listener.accept() => {
                             let Ok((stream, _)) = accepted else { continue };
-                            let (s, signer) = (s.clone(), signer.clone());
+                            let (s, signer, acceptor) = (s.clone(), signer.clone(), acceptor.clone());
                             tokio::spawn(async move {
-                                let svc = service_fn(move |req| {
-                                    let (s, signer) = (s.clone(), signer.clone());
-                                    async move { Ok::<_, Infallible>(handle(&req, &s, &signer)) }
-                                });
-                                let _ = hyper::server::conn::http1::Builder::new()
-                                    .serve_connection(TokioIo::new(stream), svc)
-                                    .await;
+                                match acceptor {
+                                    Some(a) => {
+                                        if let Ok(tls) = a.accept(stream).await {
+                                            serve(tls, s, signer).await;
+                                        }
+                                    }
+                                    None => serve(stream, s, signer).await,
+                                }
                             });
                         }
                     }
@@ -130,6 +147,7 @@ impl TokenServer {
         });
         TokenServer {
             addr,
+            tls: tls.is_some(),
             root_cert,
             shared,
             shutdown: Some(tx),
@@ -137,9 +155,15 @@ impl TokenServer {
         }
     }
 
-    /// The realm URL (`http://127.0.0.1:PORT/token`).
+    /// The realm URL (`https://127.0.0.1:PORT/token`, or `http://` without TLS).
     pub fn realm(&self) -> String {
-        format!("http://{}/token", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/token", self.addr)
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
     }
 
     /// The certificate the tokens are signed with (the registry's `rootcertbundle`).
@@ -165,6 +189,37 @@ impl Drop for TokenServer {
 }
 
 type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+async fn serve<S>(stream: S, s: Arc<Mutex<Shared>>, signer: Arc<Signer>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let (s, signer) = (s.clone(), signer.clone());
+        async move { Ok::<_, Infallible>(handle(&req, &s, &signer)) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), svc)
+        .await;
+}
+
+fn tls_acceptor(ca: &TestCa) -> tokio_rustls::TlsAcceptor {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let cert = CertificateDer::from_pem_slice(&std::fs::read(&ca.server_cert).expect("server.crt"))
+        .expect("server.crt is a PEM certificate");
+    let key = PrivateKeyDer::from_pem_slice(&std::fs::read(&ca.server_key).expect("server.key"))
+        .expect("server.key is a PEM key");
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .expect("token server certificate");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
 
 fn reply(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
     Response::builder()

@@ -9,7 +9,7 @@ use slipway_oci::{Manifest, convert};
 use slipway_registry::{
     BlockingClient, Client, CopyItem, CopyOptions, Source, Target, TargetReport, copy,
 };
-use slipway_ship::gates::{self, GateCheck, Requirements, RunnerVerdict, Subject};
+use slipway_ship::gates::{self, Gate, GateCheck, Requirements, RunnerVerdict, Subject};
 use slipway_ship::rollback;
 use slipway_state::{PromotionRecord, PromotionTarget, State, Step, TagMove};
 use slipway_types::{Digest, ExitClass, Reference, Repository, Tag};
@@ -102,8 +102,8 @@ fn requirements(ctx: &Context) -> Requirements {
 }
 
 /// The runner gate: this machine checked against the `runners:` policy now (the check records
-/// its verdict in the state). A denial is a gate result, listed with the others rather than
-/// ending the run first, so a refusal names every reason and `--dry-run` still shows the plan.
+/// its verdict in the state). With `--dry-run` a denial is one gate result of the plan shown;
+/// otherwise it stops the run before any registry is contacted (see [`runner_denied`]).
 fn runner_verdict(ctx: &Context, req: &Requirements) -> Result<RunnerVerdict, Failure> {
     let verdict = match crate::commands::runner::enforce(ctx, Step::Promote) {
         Ok(None) => RunnerVerdict::NoPolicy,
@@ -121,6 +121,44 @@ fn runner_verdict(ctx: &Context, req: &Requirements) -> Result<RunnerVerdict, Fa
         );
     }
     Ok(verdict)
+}
+
+/// A denied runner (when the gate binds and this is not a dry run): the refusal, before any
+/// registry access — a machine that may not promote uses no registry credentials, and the
+/// answer is exit 1 whatever the registries would have said. Besides the runner it names the
+/// unmet gates the state alone decides for `digest` (the scan gate needs the platform list of
+/// an index, which is the registry's, so it waits until the runner is allowed).
+fn runner_denied(
+    state: &State,
+    req: &Requirements,
+    runner: &RunnerVerdict,
+    subject: Option<(Digest, Option<Repository>)>,
+    nothing: Option<String>,
+) -> Option<Failure> {
+    let RunnerVerdict::Denied(why) = runner else {
+        return None;
+    };
+    if !req.runner {
+        return None;
+    }
+    let f = match (subject, nothing) {
+        (Some((digest, source)), _) => {
+            let subject = Subject {
+                digest: digest.clone(),
+                children: Vec::new(),
+                source,
+            };
+            let checks = gates::evaluate(state, &subject, req, runner);
+            let unmet: Vec<&GateCheck> = gates::unmet(&checks)
+                .into_iter()
+                .filter(|c| c.gate != Gate::Scan)
+                .collect();
+            gate_failure(&digest, &unmet)
+        }
+        (None, Some(none)) => Failure::denied(format!("{why}; besides, {none}")),
+        (None, None) => Failure::denied(why.clone()),
+    };
+    Some(f.with_hint(RUNNER_HINT))
 }
 
 fn parse_tag(t: &str, origin: &str) -> Result<Tag, Failure> {
@@ -225,11 +263,186 @@ async fn remote_artifacts(
     Ok(out)
 }
 
+/// The newest push (of `--image`, when given), or why there is none.
+fn newest_push<'a>(
+    state: &'a State,
+    args: &PromoteArgs,
+) -> Result<&'a slipway_state::PushRecord, String> {
+    state
+        .pushes
+        .iter()
+        .rev()
+        .find(|p| args.image.is_none() || p.image == args.image)
+        .ok_or_else(|| {
+            format!(
+                "no push{} is recorded in the state file, so there is nothing to promote",
+                args.image
+                    .as_deref()
+                    .map(|i| format!(" of image `{i}`"))
+                    .unwrap_or_default()
+            )
+        })
+}
+
+fn registry_reader(client: &Client, repo: &Repository) -> Result<RegistrySource, Failure> {
+    Ok(RegistrySource::new(
+        BlockingClient::new(client.options().clone())?,
+        repo.clone(),
+    ))
+}
+
+/// Copies an image with its signatures and attestations from one repository to targets.
+struct TargetCopy<'a> {
+    ctx: &'a Context,
+    rt: &'a tokio::runtime::Runtime,
+    client: &'a Client,
+    opts: &'a CopyOptions,
+    /// Where union cosign manifests are written.
+    scratch: &'a cosign_tags::Scratch,
+    /// The source repository, for reading cosign manifests.
+    from: &'a RegistrySource,
+    /// The same, for copying.
+    source: &'a Source,
+}
+
+impl TargetCopy<'_> {
+    /// Copies `arts` (cosign tags) and then `image` (untagged) to `repo`. A cosign tag there
+    /// may already hold other signers' entries, which are kept: the union is written.
+    fn run(
+        &self,
+        repo: &Repository,
+        image: &CopyItem,
+        arts: &[CopyItem],
+    ) -> Result<TargetReport, Failure> {
+        let there = registry_reader(self.client, repo)?;
+        let mut items = Vec::new();
+        let mut merged = Vec::new();
+        for a in arts {
+            let tag = a.tags.first().map(String::as_str).unwrap_or_default();
+            match cosign_tags::decide(self.from, &there, tag, &a.root, self.scratch)? {
+                cosign_tags::Decision::AsIs => items.push(a.clone()),
+                cosign_tags::Decision::Union(item) => {
+                    self.ctx.printer.detail(&format!(
+                        "{repo}:{tag} holds other entries; writing the union"
+                    ));
+                    merged.push(*item);
+                }
+                cosign_tags::Decision::Kept => self.ctx.printer.detail(&format!(
+                    "{repo}:{tag} already holds every entry; left as is"
+                )),
+            }
+        }
+        items.push(image.clone());
+        let target = Target::Remote {
+            client: self.client.clone(),
+            repo: repo.clone(),
+        };
+        let mut report = TargetReport::default();
+        if !merged.is_empty() {
+            let (_, r) = self.rt.block_on(copy::copy(
+                &Source::Layout(self.scratch.layout().clone()),
+                std::slice::from_ref(&target),
+                &merged,
+                self.opts,
+            ))?;
+            add_report(&mut report, r.first());
+        }
+        let (_, r) = self.rt.block_on(copy::copy(
+            self.source,
+            std::slice::from_ref(&target),
+            &items,
+            self.opts,
+        ))?;
+        add_report(&mut report, r.first());
+        Ok(report)
+    }
+}
+
+/// Adds `mv` to the moves recorded for `repo`.
+fn note_move(targets: &mut Vec<PromotionTarget>, repo: &Repository, mv: TagMove) {
+    match targets.iter_mut().find(|t| &t.repository == repo) {
+        Some(t) => t.tags.push(mv),
+        None => targets.push(PromotionTarget {
+            repository: repo.clone(),
+            tags: vec![mv],
+        }),
+    }
+}
+
+/// After a tag failed to move: records the tags that did (`records`, when any), so the state
+/// says where every tag is and a rollback undoes just those, then returns `failure` saying so.
+fn keep_moved(
+    state_file: &slipway_state::StateFile,
+    records: Vec<PromotionRecord>,
+    failure: Failure,
+) -> Failure {
+    let moved: Vec<String> = records
+        .iter()
+        .flat_map(|r| {
+            r.targets.iter().flat_map(move |t| {
+                t.tags
+                    .iter()
+                    .map(move |m| format!("{}:{} -> {}", t.repository, m.tag, r.digest.short()))
+            })
+        })
+        .collect();
+    if moved.is_empty() {
+        return failure;
+    }
+    let what = if records.iter().any(|r| r.rollback) {
+        "the rollback again moves the rest"
+    } else {
+        "`slipway-promote --rollback` moves them back, or the promotion run again moves the rest"
+    };
+    match state_file.update(|s| s.promotions.extend(records)) {
+        Ok(()) => {
+            let ours = format!(
+                "{} tag(s) had moved before the failure and are recorded in the state ({}); {what}",
+                moved.len(),
+                moved.join(", ")
+            );
+            let hint = match &failure.hint {
+                Some(h) => format!("{h}\n{ours}"),
+                None => ours,
+            };
+            failure.with_hint(hint)
+        }
+        Err(e) => Failure {
+            error: format!(
+                "{}; besides, the tags already moved ({}) could not be recorded: {e}",
+                failure.chain().join(": "),
+                moved.join(", ")
+            )
+            .into(),
+            ..failure
+        },
+    }
+}
+
 fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
     let req = requirements(ctx);
     let runner = runner_verdict(ctx, &req)?;
     let state_file = ctx.state_file();
     let state = state_file.read()?.unwrap_or_default();
+    if !args.dry_run {
+        // What is promoted, as far as the state and the flags tell without a registry.
+        let (subject, nothing) = match &args.from {
+            Some(f) => (
+                f.parse::<Reference>().ok().and_then(|r| {
+                    r.digest()
+                        .map(|d| (d.clone(), Some(r.repository().clone())))
+                }),
+                None,
+            ),
+            None => match newest_push(&state, args) {
+                Ok(p) => (Some((p.digest.clone(), Some(p.repository.clone()))), None),
+                Err(none) => (None, Some(none)),
+            },
+        };
+        if let Some(f) = runner_denied(&state, &req, &runner, subject, nothing) {
+            return Err(f);
+        }
+    }
     let cfg = ctx
         .settings
         .config
@@ -270,31 +483,16 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
             (r.repository().clone(), resolved.digest)
         }
         None => {
-            let p = state
-                .pushes
-                .iter()
-                .rev()
-                .find(|p| args.image.is_none() || p.image == args.image)
-                .ok_or_else(|| {
-                    let none = format!(
-                        "no push{} is recorded in the state file, so there is nothing to promote",
-                        args.image
-                            .as_deref()
-                            .map(|i| format!(" of image `{i}`"))
-                            .unwrap_or_default()
-                    );
-                    // A denied runner is the first thing to say (exit 1): this machine may not
-                    // promote at all, whatever the state holds.
-                    match &runner {
-                        RunnerVerdict::Denied(why) if req.runner => {
-                            Failure::denied(format!("{why}; besides, {none}"))
-                                .with_hint(RUNNER_HINT)
-                        }
-                        _ => Failure::usage(none).with_hint(
+            let p = newest_push(&state, args).map_err(|none| {
+                // A dry run on a denied runner says so first (exit 1), as a real run does.
+                runner_denied(&state, &req, &runner, None, Some(none.clone())).unwrap_or_else(
+                    || {
+                        Failure::usage(none).with_hint(
                             "run slipway-push first, or name the source with --from REPO@DIGEST",
-                        ),
-                    }
-                })?;
+                        )
+                    },
+                )
+            })?;
             (p.repository.clone(), p.digest.clone())
         }
     };
@@ -385,64 +583,37 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
         jobs: t.jobs,
         progress: Arc::new(ctx.progress()),
     };
-    // Per target: its cosign tags may already hold other signers' entries, which are kept
-    // (the union is written), so each target gets its own list.
     let scratch = cosign_tags::Scratch::new()?;
-    let reader = |repo: &Repository| -> Result<RegistrySource, Failure> {
-        Ok(RegistrySource::new(
-            BlockingClient::new(client.options().clone())?,
-            repo.clone(),
-        ))
+    let from = registry_reader(&client, &source_repo)?;
+    let copy = TargetCopy {
+        ctx,
+        rt: &rt,
+        client: &client,
+        opts: &opts,
+        scratch: &scratch,
+        from: &from,
+        source: &source,
     };
-    let from = reader(&source_repo)?;
     let mut reports: Vec<TargetReport> = Vec::new();
     for (repo, _) in &targets {
-        let there = reader(repo)?;
-        let mut items = Vec::new();
-        let mut merged = Vec::new();
-        for a in &arts {
-            let tag = a.tags.first().map(String::as_str).unwrap_or_default();
-            match cosign_tags::decide(&from, &there, tag, &a.root, &scratch)? {
-                cosign_tags::Decision::AsIs => items.push(a.clone()),
-                cosign_tags::Decision::Union(item) => {
-                    ctx.printer.detail(&format!(
-                        "{repo}:{tag} holds other entries; writing the union"
-                    ));
-                    merged.push(*item);
-                }
-                cosign_tags::Decision::Kept => ctx.printer.detail(&format!(
-                    "{repo}:{tag} already holds every entry; left as is"
-                )),
-            }
-        }
-        items.push(image_item.clone());
-        let target = Target::Remote {
-            client: client.clone(),
-            repo: repo.clone(),
-        };
-        let mut report = TargetReport::default();
-        if !merged.is_empty() {
-            let (_, r) = rt.block_on(copy::copy(
-                &Source::Layout(scratch.layout().clone()),
-                std::slice::from_ref(&target),
-                &merged,
-                &opts,
-            ))?;
-            add_report(&mut report, r.first());
-        }
-        let (_, r) = rt.block_on(copy::copy(
-            &source,
-            std::slice::from_ref(&target),
-            &items,
-            &opts,
-        ))?;
-        add_report(&mut report, r.first());
-        reports.push(report);
+        reports.push(copy.run(repo, &image_item, &arts)?);
     }
-    // Tags last, once every target holds everything.
-    for (repo, tags) in &targets {
-        for tag in tags {
-            rt.block_on(client.put_manifest(repo, tag.as_str(), &manifest))?;
+    // Tags last, once every target holds everything. A failure part way leaves the tags moved
+    // so far recorded (as the promotion they are), so a rollback undoes exactly those.
+    let mut moved: Vec<PromotionTarget> = Vec::new();
+    for (repo, m) in &moves {
+        for mv in m {
+            if let Err(e) = rt.block_on(client.put_manifest(repo, mv.tag.as_str(), &manifest)) {
+                let partial = PromotionRecord {
+                    digest: digest.clone(),
+                    source: Some(source_repo.clone()),
+                    targets: moved,
+                    rollback: false,
+                    at: chrono::Utc::now(),
+                };
+                return Err(keep_moved(&state_file, vec![partial], e.into()));
+            }
+            note_move(&mut moved, repo, mv.clone());
         }
     }
     let record = PromotionRecord {
@@ -576,6 +747,112 @@ fn plan_text(
     out.trim_end().to_owned()
 }
 
+/// Moves the tags of a rollback plan.
+struct Rollback<'a> {
+    ctx: &'a Context,
+    rt: &'a tokio::runtime::Runtime,
+    client: &'a Client,
+    opts: &'a CopyOptions,
+    /// The promotion's source, where a digest missing from a target is copied from.
+    source: Option<&'a Repository>,
+}
+
+impl Rollback<'_> {
+    /// Moves every tag of `plan` back, adding each move to `records` as it happens (so that on
+    /// failure they say what moved).
+    fn run(
+        &self,
+        plan: &[rollback::TargetRollback],
+        records: &mut Vec<PromotionRecord>,
+    ) -> Result<(), Failure> {
+        let (rt, client) = (self.rt, self.client);
+        for p in plan {
+            for tg in &p.tags {
+                let Some(restore) = &tg.restore else {
+                    self.ctx.printer.warn(&format!(
+                        "{}:{} was new in the promotion; there is no previous digest to restore, left as is",
+                        p.repository, tg.tag
+                    ));
+                    continue;
+                };
+                let current = rt
+                    .block_on(client.head_manifest(&p.repository, tg.tag.as_str()))?
+                    .map(|d| d.digest);
+                let m =
+                    match rt.block_on(client.get_manifest(&p.repository, &restore.to_string()))? {
+                        Some(m) => m,
+                        None => self.copy_in(&p.repository, restore)?,
+                    };
+                rt.block_on(client.put_manifest(&p.repository, tg.tag.as_str(), &m))?;
+                let rec = match records.iter().position(|r| &r.digest == restore) {
+                    Some(i) => &mut records[i],
+                    None => {
+                        records.push(PromotionRecord {
+                            digest: restore.clone(),
+                            source: self.source.cloned(),
+                            targets: Vec::new(),
+                            rollback: true,
+                            at: chrono::Utc::now(),
+                        });
+                        records.last_mut().expect("just pushed")
+                    }
+                };
+                note_move(
+                    &mut rec.targets,
+                    &p.repository,
+                    TagMove {
+                        tag: tg.tag.clone(),
+                        previous: current,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// `restore` is not in `repo` (e.g. `--to` a digest never promoted there): copies it in
+    /// from the promotion's source with its signatures and attestations, as a promotion does,
+    /// so that the tag moved to it verifies there.
+    fn copy_in(&self, repo: &Repository, restore: &Digest) -> Result<Manifest, Failure> {
+        let src = self.source.ok_or_else(|| {
+            Failure::usage(format!(
+                "{restore} is not in {repo} and the promotion has no source"
+            ))
+        })?;
+        let (rt, client) = (self.rt, self.client);
+        let m = rt.block_on(client.fetch_manifest(src, &restore.to_string()))?;
+        let mut digests = vec![restore.clone()];
+        digests.extend(children(&m));
+        let arts = rt.block_on(remote_artifacts(client, src, &digests))?;
+        let scratch = cosign_tags::Scratch::new()?;
+        let from = registry_reader(client, src)?;
+        let source = Source::Remote {
+            client: client.clone(),
+            repo: src.clone(),
+        };
+        let copy = TargetCopy {
+            ctx: self.ctx,
+            rt,
+            client,
+            opts: self.opts,
+            scratch: &scratch,
+            from: &from,
+            source: &source,
+        };
+        let image = CopyItem {
+            root: m.descriptor(),
+            tags: Vec::new(),
+        };
+        copy.run(repo, &image, &arts)?;
+        self.ctx.printer.detail(&format!(
+            "copied {} into {repo} from {src}, with {} signature/attestation tag(s)",
+            restore.short(),
+            arts.len()
+        ));
+        Ok(m)
+    }
+}
+
 fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
     let req = requirements(ctx);
     let runner = runner_verdict(ctx, &req)?;
@@ -604,7 +881,36 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
             })
         })
         .collect::<Result<_, _>>()?;
-    let plan = rollback::plan(&state, &wanted, to.as_ref()).map_err(|e| {
+    let plan = rollback::plan(&state, &wanted, to.as_ref());
+    let source_of = |plan: &[rollback::TargetRollback]| {
+        rollback::last_promotion(&state, plan.first().map(|p| &p.repository))
+            .and_then(|p| p.source.clone())
+    };
+    let restores_of = |plan: &[rollback::TargetRollback]| {
+        let mut r: Vec<Digest> = plan
+            .iter()
+            .flat_map(|p| p.tags.iter().filter_map(|t| t.restore.clone()))
+            .collect();
+        r.sort();
+        r.dedup();
+        r
+    };
+    if !args.dry_run {
+        let (subject, nothing) = match &plan {
+            Ok(pl) => (
+                restores_of(pl)
+                    .into_iter()
+                    .next()
+                    .map(|d| (d, source_of(pl))),
+                None,
+            ),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        if let Some(f) = runner_denied(&state, &req, &runner, subject, nothing) {
+            return Err(f);
+        }
+    }
+    let plan = plan.map_err(|e| {
         Failure::usage(e.to_string())
             .with_hint("a rollback undoes a promotion recorded in this state file")
     })?;
@@ -612,14 +918,8 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
     let rt = transfer::runtime()?;
     let client = t.client.clone();
     // Each digest to go back to must still pass the gates.
-    let mut restores: Vec<Digest> = plan
-        .iter()
-        .flat_map(|p| p.tags.iter().filter_map(|t| t.restore.clone()))
-        .collect();
-    restores.sort();
-    restores.dedup();
-    let promo_source = rollback::last_promotion(&state, plan.first().map(|p| &p.repository))
-        .and_then(|p| p.source.clone());
+    let restores = restores_of(&plan);
+    let promo_source = source_of(&plan);
     let mut text = Vec::new();
     let mut all_unmet = Vec::new();
     for d in &restores {
@@ -669,93 +969,22 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
             ..StepReport::default()
         });
     }
-    // With nothing to restore no gate was evaluated, but a denied runner still stops it.
-    if let RunnerVerdict::Denied(why) = &runner
-        && req.runner
-        && all_unmet.is_empty()
-    {
-        return Err(Failure::denied(why.clone()).with_hint(RUNNER_HINT));
-    }
     if let Some((d, unmet)) = all_unmet.first() {
         return Err(gate_failure(d, &unmet.iter().collect::<Vec<_>>()));
     }
     let mut records: Vec<PromotionRecord> = Vec::new();
-    for p in &plan {
-        for tg in &p.tags {
-            let Some(restore) = &tg.restore else {
-                ctx.printer.warn(&format!(
-                    "{}:{} was new in the promotion; there is no previous digest to restore, left as is",
-                    p.repository, tg.tag
-                ));
-                continue;
-            };
-            let current = rt
-                .block_on(client.head_manifest(&p.repository, tg.tag.as_str()))?
-                .map(|d| d.digest);
-            let m = match rt.block_on(client.get_manifest(&p.repository, &restore.to_string()))? {
-                Some(m) => m,
-                None => {
-                    // Not in the target (e.g. --to a digest never promoted there): copy it in.
-                    let src = promo_source.clone().ok_or_else(|| {
-                        Failure::usage(format!(
-                            "{restore} is not in {} and the promotion has no source",
-                            p.repository
-                        ))
-                    })?;
-                    let source = Source::Remote {
-                        client: client.clone(),
-                        repo: src.clone(),
-                    };
-                    let m = rt.block_on(client.fetch_manifest(&src, &restore.to_string()))?;
-                    let item = CopyItem {
-                        root: m.descriptor(),
-                        tags: Vec::new(),
-                    };
-                    rt.block_on(copy::copy(
-                        &source,
-                        &[Target::Remote {
-                            client: client.clone(),
-                            repo: p.repository.clone(),
-                        }],
-                        &[item],
-                        &CopyOptions {
-                            jobs: t.jobs,
-                            progress: Arc::new(ctx.progress()),
-                        },
-                    ))?;
-                    m
-                }
-            };
-            rt.block_on(client.put_manifest(&p.repository, tg.tag.as_str(), &m))?;
-            let rec = match records.iter_mut().find(|r| &r.digest == restore) {
-                Some(r) => r,
-                None => {
-                    records.push(PromotionRecord {
-                        digest: restore.clone(),
-                        source: promo_source.clone(),
-                        targets: Vec::new(),
-                        rollback: true,
-                        at: chrono::Utc::now(),
-                    });
-                    records.last_mut().expect("just pushed")
-                }
-            };
-            let mv = TagMove {
-                tag: tg.tag.clone(),
-                previous: current,
-            };
-            match rec
-                .targets
-                .iter_mut()
-                .find(|t| t.repository == p.repository)
-            {
-                Some(t) => t.tags.push(mv),
-                None => rec.targets.push(PromotionTarget {
-                    repository: p.repository.clone(),
-                    tags: vec![mv],
-                }),
-            }
-        }
+    let mover = Rollback {
+        ctx,
+        rt: &rt,
+        client: &client,
+        opts: &CopyOptions {
+            jobs: t.jobs,
+            progress: Arc::new(ctx.progress()),
+        },
+        source: promo_source.as_ref(),
+    };
+    if let Err(f) = mover.run(&plan, &mut records) {
+        return Err(keep_moved(&state_file, records, f));
     }
     let n: usize = records
         .iter()

@@ -8,6 +8,11 @@
 //! manifest is written by slipway-sign's cosign writer, in a scratch layout that push/promote
 //! copy from. Other cosign tags (`.sbom`) are single-valued and replaced as before.
 //!
+//! A `.sig`/`.att` tag at the target that cannot be read or merged (an index, a layer over the
+//! size limit, a read the registry refuses) stops the push or promotion with exit 3, naming the
+//! tag: writing ours over it could drop signatures we cannot see, and `cosign sign` fails the
+//! same way on such a tag.
+//!
 //! Two writers racing on one tag can still lose an update: the tag scheme has no
 //! compare-and-swap (cosign has the same limit).
 
@@ -23,7 +28,8 @@ use crate::error::Failure;
 /// What to do with one cosign tag at one target.
 #[derive(Debug)]
 pub enum Decision {
-    /// Write ours (the target has no such tag, or the same manifest, or it is not mergeable).
+    /// Write ours (the target has no such tag, or the same manifest, or the tag is not a
+    /// `.sig`/`.att` one).
     AsIs,
     /// Write this union instead (copied from the scratch layout).
     Union(Box<CopyItem>),
@@ -81,7 +87,8 @@ impl Scratch {
 }
 
 /// Decides how tag `tag` (our manifest `ours`, read from `ours_src`) is written to the target
-/// read through `target`; a union is written to `scratch`.
+/// read through `target`; a union is written to `scratch`. A target tag that cannot be read or
+/// merged is an error of the registry's content or access (exit 3), never replaced.
 pub fn decide(
     ours_src: &dyn ArtifactSource,
     target: &dyn ArtifactSource,
@@ -92,7 +99,9 @@ pub fn decide(
     let Some((subject, kind)) = parse_tag(tag) else {
         return Ok(Decision::AsIs);
     };
-    let Some(theirs) = cosign::read(target, &subject, kind)? else {
+    let Some(theirs) = cosign::read(target, &subject, kind)
+        .map_err(|e| unmergeable(tag, &target.location(), e))?
+    else {
         return Ok(Decision::AsIs);
     };
     if theirs.descriptor.digest() == ours.digest() {
@@ -111,6 +120,23 @@ pub fn decide(
             })))
         }
     }
+}
+
+/// The target's `tag` cannot be read or merged: exit 3 whatever the cause (the content is the
+/// registry's, not the user's input), with the cause's own hint when it has one (credentials).
+fn unmergeable(tag: &str, location: &str, e: slipway_sign::SignError) -> Failure {
+    let cause = Failure::from(e);
+    let hint = cause.hint.clone().unwrap_or_else(|| {
+        format!(
+            "{tag} in {location} holds other signers' entries that must be kept, and it is not the \
+             image manifest cosign writes; fix or delete that tag in the registry, then run again"
+        )
+    });
+    Failure::external(format!(
+        "cannot add to the existing {tag} in {location} (it is left as it is): {}",
+        cause.chain().join(": ")
+    ))
+    .with_hint(hint)
 }
 
 #[cfg(test)]
