@@ -1370,3 +1370,41 @@ fn cyclonedx_vex_timestamps_that_are_not_times_are_refused() {
         }
     }
 }
+
+// Regression: unknown keys in .trivyignore.yaml were accepted, so a misspelt `expires_at` gave an
+// ignore that never expires.
+#[test]
+fn trivyignore_yaml_refuses_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join(".trivyignore.yaml");
+    for (text, key) in [
+        (
+            "vulnerabilities:\n  - id: CVE-2019-14697\n    statement: until the fix\n    expires_at: 2020-01-01\n",
+            "expires_at",
+        ),
+        (
+            "vulnerabilites:\n  - id: CVE-2019-14697\n",
+            "vulnerabilites",
+        ),
+        (
+            "secrets:\n  - id: aws-access-key-id\n    path: [a]\n",
+            "path",
+        ),
+    ] {
+        std::fs::write(&yaml, text).unwrap();
+        match ignore::read(&yaml) {
+            Err(e @ ScanError::Malformed { .. }) => {
+                let e = e.to_string();
+                assert!(e.contains(".trivyignore.yaml") && e.contains(key), "{e}");
+            }
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+    // Every key of Trivy's format is still taken.
+    std::fs::write(
+        &yaml,
+        "vulnerabilities:\n  - id: CVE-1\n    paths: [a]\n    purls: [\"pkg:apk/alpine/musl\"]\n    statement: s\n    expired_at: 2099-01-01\nmisconfigurations: []\nsecrets: []\nlicenses: []\n",
+    )
+    .unwrap();
+    assert_eq!(ignore::read(&yaml).unwrap().len(), 1);
+}
