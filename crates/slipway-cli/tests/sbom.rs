@@ -1294,6 +1294,31 @@ fn rescan_runs_the_scanner_on_each_sbom_and_records_expiring_and_expired_ignores
             .all(|v| v["identifiers"][0]["value"] != "CVE-2022-23628"),
         "ignored findings are not listed"
     );
+
+    // Regression: the scanner's output path is reused, and a scanner that exited 0 without
+    // writing had the previous run's report gated on. Now: exit 3, nothing recorded.
+    std::fs::write(
+        &shim,
+        "#!/bin/sh
+exit 0
+",
+    )
+    .unwrap();
+    let before = state["scans"].as_array().unwrap().len();
+    let r = run(common::cmd("slipway-scan-sbom", d)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .args(["--rescan", "--scanner", "trivy"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("trivy exited 0 but wrote no report"),
+        "{}",
+        r.stderr
+    );
+    let state = read_json(&d.join(".slipway/state.json"));
+    assert_eq!(state["scans"].as_array().unwrap().len(), before);
 }
 
 // Regression: Go build info in Mach-O was never read (the object parser refuses Go's Mach-O

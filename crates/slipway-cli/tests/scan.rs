@@ -892,3 +892,101 @@ fn trivy_scans_every_platform_of_an_index_and_records_a_verdict_for_each() {
         "the per-platform layouts are removed"
     );
 }
+
+/// A two-platform image (linux/amd64, linux/arm64) of small programs, built here.
+fn two_platform_image() -> (tempfile::TempDir, slipway_state::Image) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join(".gitignore"), ".slipway/\n").unwrap();
+    for p in ["amd64", "arm64"] {
+        std::fs::write(d.join(format!("app-linux-{p}")), b"#!/bin/sh\necho hi\n").unwrap();
+    }
+    let r = run(cmd("slipway-build", d).args([
+        "--name",
+        "app",
+        "--binary",
+        "app-{os}-{arch}",
+        "--platform",
+        "linux/amd64,linux/arm64",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let img = StateFile::new(d.join(".slipway/state.json"))
+        .read_required()
+        .unwrap()
+        .images["app"]
+        .clone();
+    (dir, img)
+}
+
+/// A recorded upstream report DERIVED to name the given ids (Trivy `Metadata`, `ArtifactName`).
+fn report_naming(
+    dir: &Path,
+    name: &str,
+    image_id: Option<&str>,
+    repo_digests: &[String],
+    artifact: Option<&str>,
+) -> PathBuf {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture(&format!("trivy/{name}"))).unwrap()).unwrap();
+    v["Metadata"] = serde_json::json!({"RepoDigests": repo_digests});
+    if let Some(id) = image_id {
+        v["Metadata"]["ImageID"] = id.into();
+    }
+    if let Some(a) = artifact {
+        v["ArtifactName"] = a.into();
+    }
+    let p = dir.join(format!("named-{name}"));
+    std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    p
+}
+
+// Regression: the scanner's report path is reused between runs, and a scanner that exited 0
+// without writing had the previous run's report gated on.
+#[test]
+fn a_scanner_that_writes_no_report_is_an_error_not_the_old_report() {
+    let (dir, img) = two_platform_image();
+    let d = dir.path();
+    // The reports an earlier run left: passing ones, tied to each platform.
+    std::fs::create_dir_all(d.join(".slipway/scan")).unwrap();
+    let mut stale = Vec::new();
+    for p in img.platforms.values() {
+        let report = report_naming(
+            d,
+            "gomod.json",
+            Some(&p.config.as_ref().unwrap().to_string()),
+            &[],
+            None,
+        );
+        let out = d.join(format!(
+            ".slipway/scan/trivy-{}.json",
+            p.manifest.digest.hex()
+        ));
+        std::fs::copy(&report, &out).unwrap();
+        stale.push(out);
+    }
+    // A stand-in `trivy` that exits 0 and writes nothing.
+    let bin = d.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let shim = bin.join("trivy");
+    std::fs::write(&shim, "#!/bin/sh\nexit 0\n").unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = run(cmd("slipway-scan-sbom", d)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .args(["--scanner", "trivy", "--sbom-format", "none"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("trivy exited 0 but wrote no report"),
+        "{}",
+        r.stderr
+    );
+    let s = StateFile::new(d.join(".slipway/state.json"))
+        .read_required()
+        .unwrap();
+    assert!(s.scans.is_empty(), "{:?}", s.scans);
+    // The first platform's scan ran (and failed): its old report is gone.
+    assert!(!stale[0].exists(), "the old report was removed");
+}

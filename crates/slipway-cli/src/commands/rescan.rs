@@ -14,7 +14,7 @@ use slipway_types::Digest;
 
 use crate::commands::scan_sbom::{
     Judged, ScanSbomArgs, blocking_line, blocking_summary, combine, image_ids, policy, record_of,
-    warn_ignores, write_reports,
+    remove_stale_output, require_output, warn_ignores, write_reports,
 };
 use crate::error::Failure;
 use crate::{Context, StepReport};
@@ -147,6 +147,7 @@ fn inputs(
 }
 
 fn run_on_sbom(ctx: &Context, tool: &str, sbom: &Path, out: &Path) -> Result<(), Failure> {
+    remove_stale_output(out)?;
     let mut cmd = std::process::Command::new(tool);
     match tool {
         "trivy" => {
@@ -179,7 +180,7 @@ fn run_on_sbom(ctx: &Context, tool: &str, sbom: &Path, out: &Path) -> Result<(),
         ))
         .with_hint("the scanner needs its vulnerability database (network, or a mirror via its own settings)"));
     }
-    Ok(())
+    require_output(tool, out)
 }
 
 /// Runs the rescan.

@@ -500,6 +500,7 @@ fn run_scanner(
     target: Option<(&Platform, &Digest)>,
     out: &Path,
 ) -> Result<(), Failure> {
+    remove_stale_output(out)?;
     let single = out.with_extension("layout");
     let source = layout_source(tool, layout, target.map(|(_, d)| d), &single)?;
     let platform = target.map(|(p, _)| p);
@@ -551,7 +552,34 @@ fn run_scanner(
     if !status.success() {
         return Err(Failure::external(format!("{tool} failed ({status})")));
     }
-    Ok(())
+    require_output(tool, out)
+}
+
+/// Removes a scanner's report left by an earlier run at `out`, so that a scanner which exits 0
+/// without writing one is not judged on the old report.
+pub(crate) fn remove_stale_output(out: &Path) -> Result<(), Failure> {
+    match std::fs::remove_file(out) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Failure::usage(format!(
+            "cannot remove the old scanner report `{}`: {e}",
+            out.display()
+        ))),
+    }
+}
+
+/// The scanner exited 0: its report must be there.
+pub(crate) fn require_output(tool: &str, out: &Path) -> Result<(), Failure> {
+    if out.is_file() {
+        return Ok(());
+    }
+    Err(Failure::external(format!(
+        "{tool} exited 0 but wrote no report to `{}`",
+        out.display()
+    ))
+    .with_hint(format!(
+        "check the {tool} on PATH (its version and how it is wrapped); nothing was recorded"
+    )))
 }
 
 pub(crate) fn to_state(f: &Finding) -> slipway_state::Finding {
