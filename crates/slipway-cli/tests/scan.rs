@@ -521,6 +521,19 @@ fn policy_table_exit_codes_and_recorded_verdicts() {
             ignored: &[],
             says: "deny-list",
         },
+        Case {
+            name: "a misspelt key in .trivyignore.yaml is refused",
+            report: "alpine-39.json",
+            args: &[],
+            files: &[(
+                ".trivyignore.yaml",
+                "vulnerabilities:\n  - id: CVE-2019-14697\n    statement: until the fix\n    expires_at: 2020-01-01\n",
+            )],
+            code: 2,
+            blocking: &[],
+            ignored: &[],
+            says: "expires_at",
+        },
     ];
     for case in &cases {
         for f in [".trivyignore", ".trivyignore.yaml", "slipway.yaml"] {
