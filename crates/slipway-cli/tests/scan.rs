@@ -764,20 +764,76 @@ fn a_report_about_another_image_is_refused_unless_allowed() {
     g["source"]["target"]["repoDigests"] = serde_json::json!([]);
     // DERIVED: upstream's keycloak report re-labelled as this image's.
     std::fs::write(d.join("grype.json"), serde_json::to_vec(&g).unwrap()).unwrap();
+    // Its six findings are all Low (CVE-2020-12413 in the nss packages): nothing blocks at
+    // critical, all six at low.
     let r = scan(d, &["--report", "grype.json", "--severity", "critical"]);
-    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stderr.contains("another image"), "{}", r.stderr);
-    // A report that names no image is taken, with a warning.
+    let last = || {
+        StateFile::new(&state)
+            .read_required()
+            .unwrap()
+            .scans
+            .pop()
+            .unwrap()
+    };
+    let rec = last();
+    assert_eq!((rec.verdict, rec.counts.low), (Verdict::Pass, 6));
+    assert!(rec.blocking.is_empty(), "{:?}", rec.blocking);
+    let r = scan(d, &["--report", "grype.json", "--severity", "low"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let mut blocking: Vec<String> = last()
+        .blocking
+        .iter()
+        .map(|f| format!("{} {}", f.id, f.package.clone().unwrap_or_default()))
+        .collect();
+    blocking.sort();
+    assert_eq!(
+        blocking,
+        [
+            "nspr",
+            "nss",
+            "nss-softokn",
+            "nss-softokn-freebl",
+            "nss-sysinit",
+            "nss-util"
+        ]
+        .map(|p| format!("CVE-2020-12413 {p}"))
+    );
+    // Regression: a report that names no image was gated on with only a warning, so `[]` or an
+    // empty SchemaVersion 2 document recorded a pass. Now it is refused unless allowed.
+    std::fs::write(d.join("empty.json"), "[]").unwrap();
+    std::fs::write(d.join("bare.json"), "{\"SchemaVersion\": 2}").unwrap();
+    let gomod = fixture("trivy/gomod.json");
+    let before = scans(&state);
+    for file in ["empty.json", "bare.json", gomod.to_str().unwrap()] {
+        let r = scan(d, &["--report", file]);
+        assert_eq!(r.code, 2, "{file}: {}", r.stderr);
+        let name = Path::new(file).file_name().unwrap().to_str().unwrap();
+        assert!(
+            r.stderr.contains(name)
+                && r.stderr.contains("names no image")
+                && r.stderr.contains("--allow-report-mismatch"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(scans(&state), before);
     let r = scan(
         d,
-        &["--report", fixture("trivy/gomod.json").to_str().unwrap()],
+        &[
+            "--report",
+            gomod.to_str().unwrap(),
+            "--allow-report-mismatch",
+        ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stderr.contains("does not say which image"),
+        r.stderr.contains("names no image") && r.stderr.contains("gating on it anyway"),
         "{}",
         r.stderr
     );
+    assert_eq!(scans(&state), before + 1);
 }
 
 // Regression: trivy ran once on the layout without --platform, so only one platform of the
@@ -951,6 +1007,103 @@ fn report_naming(
     let p = dir.join(format!("named-{name}"));
     std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
     p
+}
+
+// Regression: a report of the amd64 image alone was accepted for the amd64+arm64 index (any one
+// id matching sufficed) and one verdict was recorded for the whole index.
+#[test]
+fn a_report_of_one_platform_is_recorded_for_that_manifest_not_the_index() {
+    let (dir, img) = two_platform_image();
+    let d = dir.path();
+    let state = d.join(".slipway/state.json");
+    let index = img.index.as_ref().unwrap().digest.clone();
+    let amd64 = img
+        .platforms
+        .iter()
+        .find(|(p, _)| p.to_string() == "linux/amd64")
+        .unwrap()
+        .1;
+    let arm64 = img
+        .platforms
+        .iter()
+        .find(|(p, _)| p.to_string() == "linux/arm64")
+        .unwrap()
+        .1;
+    let amd64_config = amd64.config.as_ref().unwrap().to_string();
+    let scans = || StateFile::new(&state).read_required().unwrap().scans;
+
+    let r = run(cmd("slipway-scan-sbom", d)
+        .arg("--report")
+        .arg(report_naming(
+            d,
+            "alpine-39.json",
+            Some(&amd64_config),
+            &[],
+            None,
+        )));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--report covers linux/amd64 of app only")
+            && r.stderr.contains("linux/arm64 not scanned"),
+        "{}",
+        r.stderr
+    );
+    let s = scans();
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(
+        (&s[0].digest, s[0].verdict),
+        (&amd64.manifest.digest, Verdict::Fail)
+    );
+    // A passing report of that platform: a pass for its manifest, still none for the index.
+    let r = run(cmd("slipway-scan-sbom", d)
+        .arg("--report")
+        .arg(report_naming(
+            d,
+            "gomod.json",
+            Some(&amd64_config),
+            &[],
+            None,
+        )));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = scans();
+    assert_eq!(s.len(), 2);
+    assert_eq!(
+        (&s[1].digest, s[1].verdict),
+        (&amd64.manifest.digest, Verdict::Pass)
+    );
+    assert!(s.iter().all(|r| r.digest != index));
+
+    // A report that names every platform's manifest covers the index.
+    let both = [
+        format!("app@{}", amd64.manifest.digest),
+        format!("app@{}", arm64.manifest.digest),
+    ];
+    let r = run(cmd("slipway-scan-sbom", d)
+        .arg("--report")
+        .arg(report_naming(d, "gomod.json", None, &both, None)));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = scans();
+    assert_eq!(s.len(), 3);
+    assert_eq!((&s[2].digest, s[2].verdict), (&index, Verdict::Pass));
+
+    // A report that names only the index does not say which platform was scanned.
+    let only_index = report_naming(d, "gomod.json", None, &[], Some(&format!("app@{index}")));
+    let r = run(cmd("slipway-scan-sbom", d).arg("--report").arg(&only_index));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not which of its 2 platforms"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(scans().len(), 3);
+    let r = run(cmd("slipway-scan-sbom", d)
+        .arg("--report")
+        .arg(&only_index)
+        .arg("--allow-report-mismatch"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("gating on it anyway"), "{}", r.stderr);
+    let s = scans();
+    assert_eq!((s.len(), &s[3].digest), (4, &index));
 }
 
 // Regression: the scanner's report path is reused between runs, and a scanner that exited 0
