@@ -714,7 +714,7 @@ fn latest_verdict(state: &Value, digest: &str) -> Option<String> {
 }
 
 #[test]
-fn rescan_from_sboms_records_new_verdicts_for_the_manifest_and_its_index() {
+fn rescan_of_one_platform_records_its_manifest_verdict_and_none_for_the_index() {
     let dir = tempfile::tempdir().unwrap();
     let ex = copy_example("hello-go", dir.path());
     let r = run(&mut build_cmd("slipway-build", &ex));
@@ -731,8 +731,12 @@ fn rescan_from_sboms_records_new_verdicts_for_the_manifest_and_its_index() {
         .unwrap()
         .to_owned();
     // A real Trivy report of Go modules (1 medium, 4 unknown), standing in for the scanner's
-    // reading of the SBOM with today's database.
-    let report = scan_fixture("gomod.json");
+    // reading of the SBOM with today's database. DERIVED: it names no image, so it is tied to
+    // the amd64 manifest here (Metadata.RepoDigests), as a report of this image would be.
+    let mut v = read_json(&scan_fixture("gomod.json"));
+    v["Metadata"] = serde_json::json!({"RepoDigests": [format!("hello@{amd64}")]});
+    let report = dir.path().join("gomod-for-amd64.json");
+    std::fs::write(&report, serde_json::to_vec(&v).unwrap()).unwrap();
     let cdx = ".slipway/sbom/hello-linux-amd64.cdx.json";
 
     // One report for three SBOMs is ambiguous.
@@ -742,13 +746,51 @@ fn rescan_from_sboms_records_new_verdicts_for_the_manifest_and_its_index() {
         .arg(&report));
     assert_eq!(r.code, 2, "{}", r.stderr);
 
+    // Regression: a report that names no image was gated on for the SBOM's digest.
+    let r = run(build_cmd("slipway-scan-sbom", &ex)
+        .args(["--rescan", "--sbom", cdx, "--report"])
+        .arg(scan_fixture("gomod.json")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("gomod.json")
+            && r.stderr.contains("names no image")
+            && r.stderr.contains("--allow-report-mismatch"),
+        "{}",
+        r.stderr
+    );
+    // A report of another platform's manifest is refused too.
+    let arm64 = state["images"]["hello"]["platforms"]["linux/arm64"]["manifest"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    v["Metadata"] = serde_json::json!({"RepoDigests": [format!("hello@{arm64}")]});
+    std::fs::write(
+        dir.path().join("arm64.json"),
+        serde_json::to_vec(&v).unwrap(),
+    )
+    .unwrap();
+    let r = run(build_cmd("slipway-scan-sbom", &ex)
+        .args(["--rescan", "--sbom", cdx, "--report"])
+        .arg(dir.path().join("arm64.json")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("another image"), "{}", r.stderr);
+    let state = read_json(&ex.join(".slipway/state.json"));
+    assert!(state["scans"].as_array().is_none_or(Vec::is_empty));
+
     let r = run(build_cmd("slipway-scan-sbom", &ex)
         .args(["--rescan", "--sbom", cdx, "--report"])
         .arg(&report));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let state = read_json(&ex.join(".slipway/state.json"));
     assert_eq!(latest_verdict(&state, &amd64).as_deref(), Some("pass"));
-    assert_eq!(latest_verdict(&state, &index).as_deref(), Some("pass"));
+    // Regression: a rescan of one platform of three recorded a pass for the whole index.
+    assert_eq!(latest_verdict(&state, &index), None);
+    assert!(
+        r.stderr.contains("no verdict is recorded for the index")
+            && r.stderr.contains("linux/arm64"),
+        "{}",
+        r.stderr
+    );
     let rec = state["scans"]
         .as_array()
         .unwrap()
@@ -760,8 +802,8 @@ fn rescan_from_sboms_records_new_verdicts_for_the_manifest_and_its_index() {
     assert_eq!(rec["counts"]["medium"], 1);
     assert_eq!(rec["counts"]["unknown"], 4);
 
-    // Tomorrow the policy is stricter: the new verdict fails, for the manifest and its index,
-    // and it is the newest one promote sees.
+    // Tomorrow the policy is stricter: the new verdict fails for the manifest, and it is the
+    // newest one promote sees (a failed platform manifest blocks its index).
     let r = run(build_cmd("slipway-scan-sbom", &ex)
         .args([
             "--rescan",
@@ -776,7 +818,7 @@ fn rescan_from_sboms_records_new_verdicts_for_the_manifest_and_its_index() {
     assert!(r.stderr.contains("linux/amd64: MEDIUM"), "{}", r.stderr);
     let state = read_json(&ex.join(".slipway/state.json"));
     assert_eq!(latest_verdict(&state, &amd64).as_deref(), Some("fail"));
-    assert_eq!(latest_verdict(&state, &index).as_deref(), Some("fail"));
+    assert_eq!(latest_verdict(&state, &index), None);
 
     // A nightly job elsewhere has only the SBOM (SPDX this time): the digest comes from it.
     let nightly = dir.path().join("nightly");
@@ -1039,6 +1081,8 @@ fn trivy_as_the_sbom_tool_writes_valid_sboms_of_each_platform_and_records_its_ve
         "cyclonedx",
         "--report",
         "gomod.json",
+        // A recorded report of another project: it names no image.
+        "--allow-report-mismatch",
         "--deny-license",
         "Zlib",
     ]));
@@ -1144,6 +1188,8 @@ fn native_sbom_licenses_come_from_dep5_copyright_files_and_gate_on_rescan() {
             ".slipway/sbom/app-linux-amd64.spdx.json",
             "--deny-license",
             "gpl-3.0-or-later",
+            // A recorded report of another project: it names no image.
+            "--allow-report-mismatch",
             "--report",
         ])
         .arg(scan_fixture("gomod.json")));
@@ -1277,6 +1323,9 @@ fn rescan_runs_the_scanner_on_each_sbom_and_records_expiring_and_expired_ignores
             "3 × GMS-2022-20 + golang.org/x/text"
         );
     }
+    // Both platforms were rescanned in this run: the index gets the combined verdict.
+    let index = state["images"]["app"]["index"]["digest"].as_str().unwrap();
+    assert_eq!(latest_verdict(&state, index).as_deref(), Some("fail"));
     // The GitLab report is written for the rescan, and is valid.
     let (ok, out) = slipway_test::check_jsonschema(
         &slipway_test::repo_root().join(
@@ -1294,6 +1343,31 @@ fn rescan_runs_the_scanner_on_each_sbom_and_records_expiring_and_expired_ignores
             .all(|v| v["identifiers"][0]["value"] != "CVE-2022-23628"),
         "ignored findings are not listed"
     );
+
+    // Regression: the scanner's output path is reused, and a scanner that exited 0 without
+    // writing had the previous run's report gated on. Now: exit 3, nothing recorded.
+    std::fs::write(
+        &shim,
+        "#!/bin/sh
+exit 0
+",
+    )
+    .unwrap();
+    let before = state["scans"].as_array().unwrap().len();
+    let r = run(common::cmd("slipway-scan-sbom", d)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .args(["--rescan", "--scanner", "trivy"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("trivy exited 0 but wrote no report"),
+        "{}",
+        r.stderr
+    );
+    let state = read_json(&d.join(".slipway/state.json"));
+    assert_eq!(state["scans"].as_array().unwrap().len(), before);
 }
 
 // Regression: Go build info in Mach-O was never read (the object parser refuses Go's Mach-O

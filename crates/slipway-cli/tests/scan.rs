@@ -521,6 +521,19 @@ fn policy_table_exit_codes_and_recorded_verdicts() {
             ignored: &[],
             says: "deny-list",
         },
+        Case {
+            name: "a misspelt key in .trivyignore.yaml is refused",
+            report: "alpine-39.json",
+            args: &[],
+            files: &[(
+                ".trivyignore.yaml",
+                "vulnerabilities:\n  - id: CVE-2019-14697\n    statement: until the fix\n    expires_at: 2020-01-01\n",
+            )],
+            code: 2,
+            blocking: &[],
+            ignored: &[],
+            says: "expires_at",
+        },
     ];
     for case in &cases {
         for f in [".trivyignore", ".trivyignore.yaml", "slipway.yaml"] {
@@ -751,20 +764,76 @@ fn a_report_about_another_image_is_refused_unless_allowed() {
     g["source"]["target"]["repoDigests"] = serde_json::json!([]);
     // DERIVED: upstream's keycloak report re-labelled as this image's.
     std::fs::write(d.join("grype.json"), serde_json::to_vec(&g).unwrap()).unwrap();
+    // Its six findings are all Low (CVE-2020-12413 in the nss packages): nothing blocks at
+    // critical, all six at low.
     let r = scan(d, &["--report", "grype.json", "--severity", "critical"]);
-    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stderr.contains("another image"), "{}", r.stderr);
-    // A report that names no image is taken, with a warning.
+    let last = || {
+        StateFile::new(&state)
+            .read_required()
+            .unwrap()
+            .scans
+            .pop()
+            .unwrap()
+    };
+    let rec = last();
+    assert_eq!((rec.verdict, rec.counts.low), (Verdict::Pass, 6));
+    assert!(rec.blocking.is_empty(), "{:?}", rec.blocking);
+    let r = scan(d, &["--report", "grype.json", "--severity", "low"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let mut blocking: Vec<String> = last()
+        .blocking
+        .iter()
+        .map(|f| format!("{} {}", f.id, f.package.clone().unwrap_or_default()))
+        .collect();
+    blocking.sort();
+    assert_eq!(
+        blocking,
+        [
+            "nspr",
+            "nss",
+            "nss-softokn",
+            "nss-softokn-freebl",
+            "nss-sysinit",
+            "nss-util"
+        ]
+        .map(|p| format!("CVE-2020-12413 {p}"))
+    );
+    // Regression: a report that names no image was gated on with only a warning, so `[]` or an
+    // empty SchemaVersion 2 document recorded a pass. Now it is refused unless allowed.
+    std::fs::write(d.join("empty.json"), "[]").unwrap();
+    std::fs::write(d.join("bare.json"), "{\"SchemaVersion\": 2}").unwrap();
+    let gomod = fixture("trivy/gomod.json");
+    let before = scans(&state);
+    for file in ["empty.json", "bare.json", gomod.to_str().unwrap()] {
+        let r = scan(d, &["--report", file]);
+        assert_eq!(r.code, 2, "{file}: {}", r.stderr);
+        let name = Path::new(file).file_name().unwrap().to_str().unwrap();
+        assert!(
+            r.stderr.contains(name)
+                && r.stderr.contains("names no image")
+                && r.stderr.contains("--allow-report-mismatch"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(scans(&state), before);
     let r = scan(
         d,
-        &["--report", fixture("trivy/gomod.json").to_str().unwrap()],
+        &[
+            "--report",
+            gomod.to_str().unwrap(),
+            "--allow-report-mismatch",
+        ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stderr.contains("does not say which image"),
+        r.stderr.contains("names no image") && r.stderr.contains("gating on it anyway"),
         "{}",
         r.stderr
     );
+    assert_eq!(scans(&state), before + 1);
 }
 
 // Regression: trivy ran once on the layout without --platform, so only one platform of the
@@ -891,4 +960,199 @@ fn trivy_scans_every_platform_of_an_index_and_records_a_verdict_for_each() {
             .is_some_and(|x| x == "layout")),
         "the per-platform layouts are removed"
     );
+}
+
+/// A two-platform image (linux/amd64, linux/arm64) of small programs, built here.
+fn two_platform_image() -> (tempfile::TempDir, slipway_state::Image) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join(".gitignore"), ".slipway/\n").unwrap();
+    for p in ["amd64", "arm64"] {
+        std::fs::write(d.join(format!("app-linux-{p}")), b"#!/bin/sh\necho hi\n").unwrap();
+    }
+    let r = run(cmd("slipway-build", d).args([
+        "--name",
+        "app",
+        "--binary",
+        "app-{os}-{arch}",
+        "--platform",
+        "linux/amd64,linux/arm64",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let img = StateFile::new(d.join(".slipway/state.json"))
+        .read_required()
+        .unwrap()
+        .images["app"]
+        .clone();
+    (dir, img)
+}
+
+/// A recorded upstream report DERIVED to name the given ids (Trivy `Metadata`, `ArtifactName`).
+fn report_naming(
+    dir: &Path,
+    name: &str,
+    image_id: Option<&str>,
+    repo_digests: &[String],
+    artifact: Option<&str>,
+) -> PathBuf {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture(&format!("trivy/{name}"))).unwrap()).unwrap();
+    v["Metadata"] = serde_json::json!({"RepoDigests": repo_digests});
+    if let Some(id) = image_id {
+        v["Metadata"]["ImageID"] = id.into();
+    }
+    if let Some(a) = artifact {
+        v["ArtifactName"] = a.into();
+    }
+    let p = dir.join(format!("named-{name}"));
+    std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    p
+}
+
+// Regression: a report of the amd64 image alone was accepted for the amd64+arm64 index (any one
+// id matching sufficed) and one verdict was recorded for the whole index.
+#[test]
+fn a_report_of_one_platform_is_recorded_for_that_manifest_not_the_index() {
+    let (dir, img) = two_platform_image();
+    let d = dir.path();
+    let state = d.join(".slipway/state.json");
+    let index = img.index.as_ref().unwrap().digest.clone();
+    let amd64 = img
+        .platforms
+        .iter()
+        .find(|(p, _)| p.to_string() == "linux/amd64")
+        .unwrap()
+        .1;
+    let arm64 = img
+        .platforms
+        .iter()
+        .find(|(p, _)| p.to_string() == "linux/arm64")
+        .unwrap()
+        .1;
+    let amd64_config = amd64.config.as_ref().unwrap().to_string();
+    let scans = || StateFile::new(&state).read_required().unwrap().scans;
+
+    let r = run(cmd("slipway-scan-sbom", d)
+        .arg("--report")
+        .arg(report_naming(
+            d,
+            "alpine-39.json",
+            Some(&amd64_config),
+            &[],
+            None,
+        )));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--report covers linux/amd64 of app only")
+            && r.stderr.contains("linux/arm64 not scanned"),
+        "{}",
+        r.stderr
+    );
+    let s = scans();
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(
+        (&s[0].digest, s[0].verdict),
+        (&amd64.manifest.digest, Verdict::Fail)
+    );
+    // A passing report of that platform: a pass for its manifest, still none for the index.
+    let r = run(cmd("slipway-scan-sbom", d)
+        .arg("--report")
+        .arg(report_naming(
+            d,
+            "gomod.json",
+            Some(&amd64_config),
+            &[],
+            None,
+        )));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = scans();
+    assert_eq!(s.len(), 2);
+    assert_eq!(
+        (&s[1].digest, s[1].verdict),
+        (&amd64.manifest.digest, Verdict::Pass)
+    );
+    assert!(s.iter().all(|r| r.digest != index));
+
+    // A report that names every platform's manifest covers the index.
+    let both = [
+        format!("app@{}", amd64.manifest.digest),
+        format!("app@{}", arm64.manifest.digest),
+    ];
+    let r = run(cmd("slipway-scan-sbom", d)
+        .arg("--report")
+        .arg(report_naming(d, "gomod.json", None, &both, None)));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = scans();
+    assert_eq!(s.len(), 3);
+    assert_eq!((&s[2].digest, s[2].verdict), (&index, Verdict::Pass));
+
+    // A report that names only the index does not say which platform was scanned.
+    let only_index = report_naming(d, "gomod.json", None, &[], Some(&format!("app@{index}")));
+    let r = run(cmd("slipway-scan-sbom", d).arg("--report").arg(&only_index));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not which of its 2 platforms"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(scans().len(), 3);
+    let r = run(cmd("slipway-scan-sbom", d)
+        .arg("--report")
+        .arg(&only_index)
+        .arg("--allow-report-mismatch"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("gating on it anyway"), "{}", r.stderr);
+    let s = scans();
+    assert_eq!((s.len(), &s[3].digest), (4, &index));
+}
+
+// Regression: the scanner's report path is reused between runs, and a scanner that exited 0
+// without writing had the previous run's report gated on.
+#[test]
+fn a_scanner_that_writes_no_report_is_an_error_not_the_old_report() {
+    let (dir, img) = two_platform_image();
+    let d = dir.path();
+    // The reports an earlier run left: passing ones, tied to each platform.
+    std::fs::create_dir_all(d.join(".slipway/scan")).unwrap();
+    let mut stale = Vec::new();
+    for p in img.platforms.values() {
+        let report = report_naming(
+            d,
+            "gomod.json",
+            Some(&p.config.as_ref().unwrap().to_string()),
+            &[],
+            None,
+        );
+        let out = d.join(format!(
+            ".slipway/scan/trivy-{}.json",
+            p.manifest.digest.hex()
+        ));
+        std::fs::copy(&report, &out).unwrap();
+        stale.push(out);
+    }
+    // A stand-in `trivy` that exits 0 and writes nothing.
+    let bin = d.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let shim = bin.join("trivy");
+    std::fs::write(&shim, "#!/bin/sh\nexit 0\n").unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = run(cmd("slipway-scan-sbom", d)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .args(["--scanner", "trivy", "--sbom-format", "none"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("trivy exited 0 but wrote no report"),
+        "{}",
+        r.stderr
+    );
+    let s = StateFile::new(d.join(".slipway/state.json"))
+        .read_required()
+        .unwrap();
+    assert!(s.scans.is_empty(), "{:?}", s.scans);
+    // The first platform's scan ran (and failed): its old report is gone.
+    assert!(!stale[0].exists(), "the old report was removed");
 }

@@ -12,6 +12,9 @@
 //! - an entry stops ignoring once its expiry time has passed: a date means 00:00 UTC of that
 //!   day, so `expired_at: 2024-01-01` no longer ignores anything on 1 January 2024. The policy
 //!   reports it as expired.
+//!
+//! A key the YAML format does not have (at the top or in an entry) is refused: a misspelt
+//! `expires_at` would be an ignore that never expires.
 
 use std::path::Path;
 
@@ -147,7 +150,10 @@ pub fn parse_plain(text: &str, path: &Path) -> Result<Vec<Ignore>, ScanError> {
     Ok(out)
 }
 
+// Unknown keys are refused, at the top and in entries: a misspelt `expires_at` would otherwise
+// be an ignore that never expires, a misspelt `vulnerabilites` a list that ignores nothing.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct YamlFile {
     #[serde(default)]
     vulnerabilities: Vec<YamlEntry>,
@@ -160,6 +166,7 @@ struct YamlFile {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct YamlEntry {
     id: String,
     #[serde(default)]

@@ -914,14 +914,30 @@ fn read_cyclonedx(value: Value, path: &Path) -> Result<Vec<VexStatement>, ScanEr
         }
     }
     collect(&doc.components, &mut purls);
-    let doc_time = doc
-        .metadata
-        .and_then(|m| m.timestamp)
-        .as_deref()
-        .and_then(time);
+    // A time that is there must be one: a statement's time decides which statement wins, so a
+    // malformed one is refused rather than dropped (as OpenVEX timestamps are).
+    let when = |field: &str, t: Option<&str>| -> Result<Option<DateTime<Utc>>, ScanError> {
+        t.map(|t| {
+            time(t).ok_or_else(|| {
+                malformed(format!(
+                    "CycloneDX VEX {field}: `{t}` is not an RFC 3339 time"
+                ))
+            })
+        })
+        .transpose()
+    };
+    let doc_time = when(
+        "metadata.timestamp",
+        doc.metadata.as_ref().and_then(|m| m.timestamp.as_deref()),
+    )?;
     let mut out = Vec::new();
     for (n, v) in doc.vulnerabilities.into_iter().enumerate() {
         let at = format!("vulnerabilities[{n}]");
+        let updated = when(&format!("{at}.updated"), v.updated.as_deref())?;
+        let last_updated = when(
+            &format!("{at}.analysis.lastUpdated"),
+            v.analysis.as_ref().and_then(|a| a.last_updated.as_deref()),
+        )?;
         // An entry without an analysis is a finding, not a statement.
         let Some(a) = v.analysis else { continue };
         let Some(state) = a.state else { continue };
@@ -952,12 +968,7 @@ fn read_cyclonedx(value: Value, path: &Path) -> Result<Vec<VexStatement>, ScanEr
             products,
             status,
             justification: a.justification.or(a.detail),
-            timestamp: a
-                .last_updated
-                .or(v.updated)
-                .as_deref()
-                .and_then(time)
-                .or(doc_time),
+            timestamp: last_updated.or(updated).or(doc_time),
             source: format!("{} {at}", path.display()),
         });
     }

@@ -1324,3 +1324,87 @@ fn suppressed_findings_are_sarif_suppressions_and_left_out_of_gitlab() {
         assert!(ok, "{schema}: {out}");
     }
 }
+
+// Regression: a malformed CycloneDX VEX `lastUpdated` / `updated` was dropped silently, so the
+// statement lost its time (and the latest-statement rule its input); OpenVEX refused the same.
+#[test]
+fn cyclonedx_vex_timestamps_that_are_not_times_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let base: Value = serde_json::from_slice(
+        &std::fs::read(fixture("vex/derived-cyclonedx-resolved.json")).unwrap(),
+    )
+    .unwrap();
+    let mut good = base.clone();
+    good["vulnerabilities"][0]["analysis"]["lastUpdated"] = "2026-02-01T00:00:00Z".into();
+    good["vulnerabilities"][1]["updated"] = "2026-03-01T00:00:00Z".into();
+    let p = write_json(dir.path(), "good.cdx.json", &good);
+    let statements = vex::read(&p).unwrap();
+    assert_eq!(statements[0].timestamp, Some(at("2026-02-01T00:00:00Z")));
+    assert_eq!(statements[1].timestamp, Some(at("2026-03-01T00:00:00Z")));
+    // Each case spoils one time field of the document.
+    type Spoil = fn(&mut Value);
+    let cases: [(&str, Spoil); 3] = [
+        ("vulnerabilities[0].analysis.lastUpdated", |v| {
+            v["vulnerabilities"][0]["analysis"]["lastUpdated"] = "yesterday".into()
+        }),
+        ("vulnerabilities[1].updated", |v| {
+            v["vulnerabilities"][1]["updated"] = "2026-13-01".into()
+        }),
+        ("metadata.timestamp", |v| {
+            v["metadata"] = serde_json::json!({"timestamp": "1 May 2026"})
+        }),
+    ];
+    for (field, set) in cases {
+        let mut doc = base.clone();
+        set(&mut doc);
+        let p = write_json(dir.path(), "bad.cdx.json", &doc);
+        match vex::read(&p) {
+            Err(e @ ScanError::Malformed { .. }) => {
+                let e = e.to_string();
+                assert!(
+                    e.contains("bad.cdx.json") && e.contains(field) && e.contains("RFC 3339"),
+                    "{e}"
+                );
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
+
+// Regression: unknown keys in .trivyignore.yaml were accepted, so a misspelt `expires_at` gave an
+// ignore that never expires.
+#[test]
+fn trivyignore_yaml_refuses_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join(".trivyignore.yaml");
+    for (text, key) in [
+        (
+            "vulnerabilities:\n  - id: CVE-2019-14697\n    statement: until the fix\n    expires_at: 2020-01-01\n",
+            "expires_at",
+        ),
+        (
+            "vulnerabilites:\n  - id: CVE-2019-14697\n",
+            "vulnerabilites",
+        ),
+        (
+            "secrets:\n  - id: aws-access-key-id\n    path: [a]\n",
+            "path",
+        ),
+    ] {
+        std::fs::write(&yaml, text).unwrap();
+        match ignore::read(&yaml) {
+            Err(e @ ScanError::Malformed { .. }) => {
+                let e = e.to_string();
+                assert!(e.contains(".trivyignore.yaml") && e.contains(key), "{e}");
+            }
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+    // Every key of Trivy's format is still taken.
+    std::fs::write(
+        &yaml,
+        "vulnerabilities:\n  - id: CVE-1\n    paths: [a]\n    purls: [\"pkg:apk/alpine/musl\"]\n    statement: s\n    expired_at: 2099-01-01\nmisconfigurations: []\nsecrets: []\nlicenses: []\n",
+    )
+    .unwrap();
+    assert_eq!(ignore::read(&yaml).unwrap().len(), 1);
+}

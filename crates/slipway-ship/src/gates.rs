@@ -10,8 +10,9 @@ use slipway_types::{Digest, Repository};
 /// A precondition of promotion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
-    /// The newest scan verdict for the digest (or for every platform manifest of an index) is
-    /// `pass`.
+    /// The newest scan verdict for the digest is `pass` (for an index: its own verdict, which
+    /// covers every platform, else every platform manifest's), and no platform manifest's newest
+    /// verdict is `fail`.
     Scan,
     /// The newest verification recorded for the digest verified.
     Signature,
@@ -186,18 +187,39 @@ pub fn unmet(checks: &[GateCheck]) -> Vec<&GateCheck> {
 }
 
 fn scan(state: &State, s: &Subject) -> (bool, String) {
-    if let Some(r) = state.latest_scan(&s.digest) {
-        return match r.verdict {
-            Verdict::Pass => (true, format!("scan passed ({})", r.scanner)),
-            Verdict::Fail => (
+    let own = state.latest_scan(&s.digest);
+    if let Some(r) = own
+        && r.verdict == Verdict::Fail
+    {
+        return (
+            false,
+            format!(
+                "the scan verdict for {} is fail ({} blocking finding(s))",
+                s.digest.short(),
+                r.blocking.len()
+            ),
+        );
+    }
+    // A platform manifest that failed its newest scan blocks the index, whatever the index's
+    // own verdict says: a rescan of some platforms records verdicts for those manifests only.
+    for c in &s.children {
+        if let Some(r) = state.latest_scan(c)
+            && r.verdict == Verdict::Fail
+        {
+            return (
                 false,
                 format!(
-                    "the scan verdict for {} is fail ({} blocking finding(s))",
-                    s.digest.short(),
+                    "the scan verdict for platform manifest {} is fail ({} blocking finding(s))",
+                    c.short(),
                     r.blocking.len()
                 ),
-            ),
-        };
+            );
+        }
+    }
+    if let Some(r) = own {
+        // The index's own verdict covers every platform (it is only recorded when all were
+        // judged together), so a platform without a verdict of its own is covered by it.
+        return (true, format!("scan passed ({})", r.scanner));
     }
     if s.children.is_empty() {
         return (
@@ -206,26 +228,14 @@ fn scan(state: &State, s: &Subject) -> (bool, String) {
         );
     }
     for c in &s.children {
-        match state.latest_scan(c).map(|r| r.verdict) {
-            Some(Verdict::Pass) => {}
-            Some(Verdict::Fail) => {
-                return (
-                    false,
-                    format!(
-                        "the scan verdict for platform manifest {} is fail",
-                        c.short()
-                    ),
-                );
-            }
-            None => {
-                return (
-                    false,
-                    format!(
-                        "no scan verdict is recorded for platform manifest {}",
-                        c.short()
-                    ),
-                );
-            }
+        if state.latest_scan(c).is_none() {
+            return (
+                false,
+                format!(
+                    "no scan verdict is recorded for platform manifest {}",
+                    c.short()
+                ),
+            );
         }
     }
     (true, "every platform manifest passed its scan".into())
@@ -404,5 +414,50 @@ mod tests {
         };
         let (met, why) = scan(&state, &subject);
         assert!(!met && why.contains("platform manifest"), "{why}");
+        // Without the failing one, a platform with no verdict is unmet too.
+        state.scans.pop();
+        let (met, why) = scan(&state, &subject);
+        assert!(!met && why.contains("no scan verdict"), "{why}");
+        state.scans.push(scan_rec(d(3), Verdict::Pass));
+        assert!(scan(&state, &subject).0);
+    }
+
+    // Regression: a rescan of one platform recorded a pass for the whole index, and the gate
+    // read only the index's verdict, so another platform's failed scan was let through.
+    #[test]
+    fn index_pass_with_a_failed_platform_is_refused() {
+        let mut state = State::default();
+        let subject = Subject {
+            digest: d(1),
+            children: vec![d(2), d(3)],
+            source: None,
+        };
+        state.scans.push(scan_rec(d(3), Verdict::Fail));
+        state.scans.push(scan_rec(d(2), Verdict::Pass));
+        state.scans.push(scan_rec(d(1), Verdict::Pass));
+        let (met, why) = scan(&state, &subject);
+        assert!(!met, "{why}");
+        assert!(why.contains(&d(3).short()) && why.contains("fail"), "{why}");
+        let checks = evaluate(
+            &state,
+            &subject,
+            &Requirements::default(),
+            &RecordedRunnerVerdict,
+        );
+        assert!(unmet(&checks).iter().any(|c| c.gate == Gate::Scan));
+        // A newer pass for that platform clears it; the index's verdict covers the platform
+        // that has none of its own.
+        state.scans.push(scan_rec(d(3), Verdict::Pass));
+        assert!(scan(&state, &subject).0);
+        let mut only_index = State::default();
+        only_index.scans.push(scan_rec(d(1), Verdict::Pass));
+        let (met, why) = scan(&only_index, &subject);
+        assert!(met, "{why}");
+        // An index that failed stays refused even when every platform passed since.
+        let mut state = State::default();
+        state.scans.push(scan_rec(d(1), Verdict::Fail));
+        state.scans.push(scan_rec(d(2), Verdict::Pass));
+        state.scans.push(scan_rec(d(3), Verdict::Pass));
+        assert!(!scan(&state, &subject).0);
     }
 }

@@ -2,8 +2,8 @@
 //! its SBOMs, without the image or a rebuild — the nightly job with a fresh vulnerability
 //! database. Each SBOM names its manifest digest; the scanner reads the SBOM (`trivy sbom`,
 //! `grype sbom:`), or `--report` gives the scanner's report; the policy judges it and a new
-//! verdict is recorded per manifest (and for the index of the image, when the state knows it), so
-//! promote sees the newest verdict.
+//! verdict is recorded per manifest (and for the index of the image, when the state knows it and
+//! every one of its platforms was rescanned in this run), so promote sees the newest verdict.
 
 use std::path::{Path, PathBuf};
 
@@ -13,8 +13,8 @@ use slipway_state::{ScanRecord, Verdict};
 use slipway_types::Digest;
 
 use crate::commands::scan_sbom::{
-    Judged, ScanSbomArgs, blocking_line, blocking_summary, combine, image_ids, policy, record_of,
-    warn_ignores, write_reports,
+    Judged, Part, ScanSbomArgs, blocking_line, blocking_summary, check_report, combine, image_ids,
+    policy, record_of, remove_stale_output, require_output, warn_ignores, write_reports,
 };
 use crate::error::Failure;
 use crate::{Context, StepReport};
@@ -147,6 +147,7 @@ fn inputs(
 }
 
 fn run_on_sbom(ctx: &Context, tool: &str, sbom: &Path, out: &Path) -> Result<(), Failure> {
+    remove_stale_output(out)?;
     let mut cmd = std::process::Command::new(tool);
     match tool {
         "trivy" => {
@@ -179,7 +180,7 @@ fn run_on_sbom(ctx: &Context, tool: &str, sbom: &Path, out: &Path) -> Result<(),
         ))
         .with_hint("the scanner needs its vulnerability database (network, or a mirror via its own settings)"));
     }
-    Ok(())
+    require_output(tool, out)
 }
 
 /// Runs the rescan.
@@ -235,6 +236,29 @@ pub fn rescan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure>
             (None, None) => unreachable!("checked above"),
         };
         let report = slipway_scan::report::read(&report_path)?;
+        if given_report.is_some() {
+            // A given report must be tied to the SBOM's manifest (its digest, or its config's
+            // when the state knows it), as in a scan.
+            let config = state
+                .images
+                .values()
+                .flat_map(|i| i.platforms.values())
+                .find(|p| p.manifest.digest == input.digest)
+                .and_then(|p| p.config.clone());
+            let shown = ctx.settings.display_path(&ctx.cwd, &input.path);
+            check_report(
+                ctx,
+                args,
+                &report_path,
+                &report,
+                &format!("the image of --sbom `{shown}`"),
+                &input.digest,
+                &[Part {
+                    manifest: input.digest.clone(),
+                    config,
+                }],
+            )?;
+        }
         prepared.push((input, facts, report_path, report));
     }
     let now = chrono::Utc::now();
@@ -281,38 +305,59 @@ pub fn rescan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure>
         .first()
         .map(|j| j.scanner.clone())
         .unwrap_or_default();
-    // The image's index, when the state knows it, gets the combined verdict too: promote looks
-    // at an index's own verdict first.
+    // The image's index, when the state knows it, gets the combined verdict too — only when
+    // every platform manifest of the index was judged in this run: a verdict for the index
+    // covers all its platforms (promote takes it for those without a verdict of their own).
     let index = judged.iter().find_map(|j| index_of(&j.digest));
+    let mut unjudged: Vec<String> = Vec::new();
     if let Some((name, idx)) = &index {
         let members: Vec<&Judged> = judged
             .iter()
             .filter(|j| index_of(&j.digest).is_some_and(|(_, i)| &i == idx))
             .collect();
-        let outcome = Outcome::merge(
-            &members
-                .iter()
-                .map(|j| j.outcome.clone())
-                .collect::<Vec<_>>(),
-        );
-        records.push(record_of(
-            &Judged {
-                platform: None,
-                digest: idx.clone(),
-                image: Some(name.clone()),
-                scanner: scanner_name.clone(),
-                report: None,
-                sboms: members.iter().flat_map(|j| j.sboms.clone()).collect(),
-                findings: Vec::new(),
-                outcome,
-                os: None,
-            },
-            ended,
-        ));
+        unjudged = state
+            .images
+            .get(name)
+            .map(|img| {
+                img.platforms
+                    .iter()
+                    .filter(|(_, p)| !members.iter().any(|j| j.digest == p.manifest.digest))
+                    .map(|(platform, _)| platform.to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if unjudged.is_empty() {
+            let outcome = Outcome::merge(
+                &members
+                    .iter()
+                    .map(|j| j.outcome.clone())
+                    .collect::<Vec<_>>(),
+            );
+            records.push(record_of(
+                &Judged {
+                    platform: None,
+                    digest: idx.clone(),
+                    image: Some(name.clone()),
+                    scanner: scanner_name.clone(),
+                    report: None,
+                    sboms: members.iter().flat_map(|j| j.sboms.clone()).collect(),
+                    findings: Vec::new(),
+                    outcome,
+                    os: None,
+                },
+                ended,
+            ));
+        } else {
+            ctx.printer.warn(&format!(
+                "no verdict is recorded for the index {name}@{}: {} not rescanned in this run (verdicts are recorded for the manifests rescanned); promote needs a verdict for every platform",
+                idx.short(),
+                unjudged.join(", ")
+            ));
+        }
     }
     let subject = match &index {
-        Some((name, idx)) => format!("{name}@{idx}"),
-        None => match (&judged[0].image, &judged[0].digest) {
+        Some((name, idx)) if unjudged.is_empty() => format!("{name}@{idx}"),
+        _ => match (&judged[0].image, &judged[0].digest) {
             (Some(n), d) => format!("{n}@{d}"),
             (None, d) => d.to_string(),
         },
@@ -338,6 +383,12 @@ pub fn rescan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure>
             r.counts.high,
             r.counts.medium,
             r.counts.low
+        ));
+    }
+    if !unjudged.is_empty() {
+        md.push_str(&format!(
+            "\n> ⚠️ not rescanned: {}; no verdict is recorded for the index\n",
+            unjudged.join(", ")
         ));
     }
     for e in &combined.expired {
@@ -366,6 +417,7 @@ pub fn rescan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure>
             "expiring": r.expiring.len(),
         })).collect::<Vec<_>>(),
         "expired_ignores": combined.expired,
+        "not_rescanned": unjudged,
     });
     if !pass {
         ctx.publish_markdown(&md);

@@ -27,10 +27,10 @@ databases and every file with its sha256 (--sbom-tool syft|trivy runs those tool
 They go to .slipway/sbom (--sbom-dir) and into the state, where slipway-sign finds them.
 
 The gate reads a Trivy JSON report (SchemaVersion 2 or the legacy array) or a Grype JSON report
-(--report FILE; when it names an image — Trivy's Metadata.ImageID/RepoDigests, Grype's
-source.target — that must be this image, else exit 2 unless --allow-report-mismatch), or runs
-the scanner on the image's layout once per platform (--scanner trivy|grype), recording a verdict
-per manifest and one for the index. A finding blocks when it is at or above --severity (default
+(--report FILE; it must name this image — Trivy's Metadata.ImageID/RepoDigests, Grype's
+source.target — else exit 2 unless --allow-report-mismatch; a report of some platforms of an
+index gives verdicts for those manifests only), or runs the scanner on the image's layout once
+per platform (--scanner trivy|grype), recording a verdict per manifest and one for the index. A finding blocks when it is at or above --severity (default
 critical), fixable with --fixable-only, and not suppressed by a VEX statement (--vex; products
 and subcomponents are related through the SBOM's dependency graph), an unexpired .trivyignore /
 .trivyignore.yaml entry (--ignore-file; default: those files in the working directory) or an
@@ -81,7 +81,8 @@ pub struct ScanSbomArgs {
     #[arg(long = "deny-license", value_name = "NAME")]
     pub deny_licenses: Vec<String>,
 
-    /// Gate on --report even when it names another image (a loud warning instead of exit 2)
+    /// Gate on --report even when it names another image, or none (a loud warning instead of
+    /// exit 2)
     #[arg(long)]
     pub allow_report_mismatch: bool,
 
@@ -500,6 +501,7 @@ fn run_scanner(
     target: Option<(&Platform, &Digest)>,
     out: &Path,
 ) -> Result<(), Failure> {
+    remove_stale_output(out)?;
     let single = out.with_extension("layout");
     let source = layout_source(tool, layout, target.map(|(_, d)| d), &single)?;
     let platform = target.map(|(p, _)| p);
@@ -551,7 +553,34 @@ fn run_scanner(
     if !status.success() {
         return Err(Failure::external(format!("{tool} failed ({status})")));
     }
-    Ok(())
+    require_output(tool, out)
+}
+
+/// Removes a scanner's report left by an earlier run at `out`, so that a scanner which exits 0
+/// without writing one is not judged on the old report.
+pub(crate) fn remove_stale_output(out: &Path) -> Result<(), Failure> {
+    match std::fs::remove_file(out) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Failure::usage(format!(
+            "cannot remove the old scanner report `{}`: {e}",
+            out.display()
+        ))),
+    }
+}
+
+/// The scanner exited 0: its report must be there.
+pub(crate) fn require_output(tool: &str, out: &Path) -> Result<(), Failure> {
+    if out.is_file() {
+        return Ok(());
+    }
+    Err(Failure::external(format!(
+        "{tool} exited 0 but wrote no report to `{}`",
+        out.display()
+    ))
+    .with_hint(format!(
+        "check the {tool} on PATH (its version and how it is wrapped); nothing was recorded"
+    )))
 }
 
 pub(crate) fn to_state(f: &Finding) -> slipway_state::Finding {
@@ -808,11 +837,9 @@ pub(crate) fn write_reports(
     Ok(())
 }
 
-/// Whether a given report is about this image: `Some(true)` when one of the image ids it names
-/// (Trivy `Metadata.ImageID` and `RepoDigests`, Grype's `imageID`, `manifestDigest` and
-/// `repoDigests`, a digest in `ArtifactName`) is the image's index, a manifest or a config;
-/// `None` when it names none.
-fn report_is_for(report: &Report, known: &[Digest]) -> Option<bool> {
+/// The image digests a report names: Trivy `Metadata.ImageID` and `RepoDigests`, Grype's
+/// `imageID`, `manifestDigest` and `repoDigests`, a digest in `ArtifactName`.
+fn named_digests(report: &Report) -> Vec<Digest> {
     let mut named: Vec<String> = Vec::new();
     named.extend(report.image_id.clone());
     for d in &report.digests {
@@ -823,71 +850,139 @@ fn report_is_for(report: &Report, known: &[Digest]) -> Option<bool> {
     {
         named.push(d.to_owned());
     }
-    let named: Vec<Digest> = named.iter().filter_map(|d| d.parse().ok()).collect();
-    if named.is_empty() {
-        return None;
-    }
-    Some(named.iter().any(|d| known.contains(d)))
+    named.iter().filter_map(|d| d.parse().ok()).collect()
 }
 
-fn check_report(
+/// A platform manifest a verdict can be for: its digest and its config's (Trivy's `ImageID`).
+pub(crate) struct Part {
+    pub manifest: Digest,
+    pub config: Option<Digest>,
+}
+
+/// What a report's named image ids say about the subject and its platform manifests `parts`.
+#[derive(Debug, PartialEq, Eq)]
+enum Match {
+    /// It names no image.
+    Nothing,
+    /// It names the subject (its manifest, or every platform of its index).
+    Whole,
+    /// It names only these platform manifests of the subject's index.
+    Some(Vec<Digest>),
+    /// It names the subject's multi-platform index, but none of its platforms: which platform
+    /// was scanned is unknown (a scanner given an index picks one).
+    IndexOnly,
+    /// It names only other images.
+    Other,
+}
+
+fn report_match(report: &Report, subject: &Digest, parts: &[Part]) -> Match {
+    let named = named_digests(report);
+    if named.is_empty() {
+        return Match::Nothing;
+    }
+    let matched: Vec<Digest> = parts
+        .iter()
+        .filter(|p| {
+            named.contains(&p.manifest) || p.config.as_ref().is_some_and(|c| named.contains(c))
+        })
+        .map(|p| p.manifest.clone())
+        .collect();
+    let names_subject = named.contains(subject);
+    if parts.is_empty() {
+        return if names_subject {
+            Match::Whole
+        } else {
+            Match::Other
+        };
+    }
+    if matched.len() == parts.len() || (names_subject && parts.len() == 1) {
+        Match::Whole
+    } else if !matched.is_empty() {
+        Match::Some(matched)
+    } else if names_subject {
+        Match::IndexOnly
+    } else {
+        Match::Other
+    }
+}
+
+/// What a given report is judged for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Coverage {
+    /// The subject as a whole (or taken as such with --allow-report-mismatch).
+    Whole,
+    /// Only these platform manifests of the subject's index: the verdict is theirs, not the
+    /// index's.
+    Platforms(Vec<Digest>),
+}
+
+/// Checks that a given report is about `subject` (`image`, with the platform manifests
+/// `parts`), and says what it covers. A report that names no image, names another image, or
+/// names a multi-platform index without saying which platform was scanned is refused (exit 2)
+/// unless --allow-report-mismatch, when it is taken for the whole subject with a warning.
+pub(crate) fn check_report(
     ctx: &Context,
     args: &ScanSbomArgs,
     path: &Path,
     report: &Report,
     image: &str,
-    known: &[Digest],
-) -> Result<(), Failure> {
+    subject: &Digest,
+    parts: &[Part],
+) -> Result<Coverage, Failure> {
     let shown = ctx.settings.display_path(&ctx.cwd, path);
-    match report_is_for(report, known) {
-        Some(true) => Ok(()),
-        Some(false) => {
-            let what = format!(
+    let named = || {
+        [report.artifact.clone(), report.image_id.clone()]
+            .into_iter()
+            .flatten()
+            .chain(report.digests.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // The ids the subject is known by: its digest, its platform manifests and their configs.
+    let known = || {
+        let mut ids = vec![subject.short()];
+        for p in parts {
+            ids.push(p.manifest.short());
+            ids.extend(p.config.as_ref().map(Digest::short));
+        }
+        ids.dedup();
+        ids.join(", ")
+    };
+    let (what, hint) = match report_match(report, subject, parts) {
+        Match::Whole => return Ok(Coverage::Whole),
+        Match::Some(m) => return Ok(Coverage::Platforms(m)),
+        Match::Other => (
+            format!(
                 "--report `{shown}` is about another image ({}), not {image} ({})",
-                [report.artifact.clone(), report.image_id.clone()]
-                    .into_iter()
-                    .flatten()
-                    .chain(report.digests.iter().cloned())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                known
-                    .iter()
-                    .map(Digest::short)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            if args.allow_report_mismatch {
-                ctx.printer.warn(&format!(
-                    "{what}; gating on it anyway (--allow-report-mismatch): the verdict recorded for {image} comes from that other image's scan"
-                ));
-                Ok(())
-            } else {
-                Err(Failure::usage(what).with_hint(
-                    "scan this image (trivy image --input LAYOUT, or --scanner trivy), or pass --allow-report-mismatch if the report is right after all",
-                ))
-            }
-        }
-        None => {
-            ctx.printer.warn(&format!(
-                "--report `{shown}` does not say which image it is about (no image id or digest): cannot check that it is {image}'s"
-            ));
-            Ok(())
-        }
+                named(),
+                known()
+            ),
+            "scan this image (trivy image --input LAYOUT, or --scanner trivy), or pass --allow-report-mismatch if the report is right after all",
+        ),
+        Match::Nothing => (
+            format!(
+                "--report `{shown}` names no image (no image id or digest): it cannot be tied to {image} ({})",
+                known()
+            ),
+            "scan the image itself (trivy image --input LAYOUT, or --scanner trivy), or pass --allow-report-mismatch to gate on this report anyway",
+        ),
+        Match::IndexOnly => (
+            format!(
+                "--report `{shown}` names the index {} of {image} but not which of its {} platforms it scanned (a scanner given an index picks one)",
+                subject.short(),
+                parts.len()
+            ),
+            "scan each platform (--scanner trivy does), or pass --allow-report-mismatch to gate on this report for the whole index anyway",
+        ),
+    };
+    if args.allow_report_mismatch {
+        ctx.printer.warn(&format!(
+            "{what}; gating on it anyway (--allow-report-mismatch): the verdict recorded for {image} comes from this report"
+        ));
+        Ok(Coverage::Whole)
+    } else {
+        Err(Failure::usage(what).with_hint(hint))
     }
-}
-
-/// The digests an image of the state is known by: index, manifests, configs.
-fn known_digests(state: &slipway_state::State, image: &str, digest: &Digest) -> Vec<Digest> {
-    let mut out = vec![digest.clone()];
-    if let Some(img) = state.images.get(image) {
-        out.extend(img.index.as_ref().map(|i| i.digest.clone()));
-        for p in img.platforms.values() {
-            out.push(p.manifest.digest.clone());
-            out.extend(p.config.clone());
-        }
-    }
-    out.dedup();
-    out
 }
 
 fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
@@ -909,8 +1004,8 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
             "pass --report FILE (Trivy or Grype JSON) or --scanner trivy|grype, or --sbom-only for SBOMs without a verdict",
         ));
     }
-    let known = known_digests(&state, &image, &digest);
-    // A given report is read (and refused when malformed or about another image) before
+    let platforms = platforms_of(ctx, &state, &image, &digest, layout.as_deref());
+    // A given report is read (and refused when malformed or not tied to this image) before
     // anything is written.
     let given = match (&args.report, &args.scanner, &cfg.report) {
         (Some(r), ..) => Some(ctx.cwd.join(r)),
@@ -921,12 +1016,18 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
     let pre_read = match &given {
         Some(p) => {
             let r = slipway_scan::report::read(p)?;
-            check_report(ctx, args, p, &r, &image, &known)?;
-            Some((p.clone(), r))
+            let parts: Vec<Part> = platforms
+                .iter()
+                .map(|p| Part {
+                    manifest: p.manifest.clone(),
+                    config: p.config.clone(),
+                })
+                .collect();
+            let coverage = check_report(ctx, args, p, &r, &image, &digest, &parts)?;
+            Some((p.clone(), r, coverage))
         }
         None => None,
     };
-    let platforms = platforms_of(ctx, &state, &image, &digest, layout.as_deref());
     let plan = sbom::SbomPlan {
         formats: sbom::parse_formats(&args.sbom_format)?,
         dir: args.sbom_dir.as_ref().map_or_else(
@@ -1039,7 +1140,36 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
     let now = Utc::now();
     let mut judged: Vec<Judged> = Vec::new();
     match pre_read {
-        Some((path, report)) => {
+        Some((path, report, Coverage::Platforms(matched))) => {
+            // A report of some platforms of the index: a verdict for each of those manifests,
+            // judged with that platform's graph and licenses; none for the index.
+            for (p, f) in facts.iter().filter(|(p, _)| matched.contains(&p.manifest)) {
+                let mut findings = report.findings.clone();
+                if let Some(f) = f {
+                    findings.extend(slipway_scan::sbom::license_findings(
+                        &f.licenses,
+                        &policy.deny_licenses,
+                    ));
+                }
+                let pol = Policy {
+                    graph: graph_of(Some(p), f.as_ref()),
+                    ..policy.clone()
+                };
+                let outcome = pol.evaluate(&findings, now);
+                judged.push(Judged {
+                    platform: Some(p.platform.to_string()),
+                    digest: p.manifest.clone(),
+                    image: Some(image.clone()),
+                    scanner: report.scanner.clone(),
+                    report: Some(ctx.settings.display_path(&ctx.cwd, &path)),
+                    sboms: Vec::new(),
+                    findings,
+                    outcome,
+                    os: report.os.clone().or(f.as_ref().and_then(|f| f.os.clone())),
+                });
+            }
+        }
+        Some((path, report, Coverage::Whole)) => {
             // One report for the whole subject: the graphs and licenses of all its platforms.
             let mut graph = Graph::default();
             let mut licenses = Vec::new();
@@ -1166,9 +1296,37 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
         }
     }
     warn_ignores(ctx, &outcome);
+    // The index's platforms this run judged no verdict for (a report of some platforms only).
+    let unjudged: Vec<String> = if judged.iter().any(|j| j.digest == digest) {
+        Vec::new()
+    } else {
+        facts
+            .iter()
+            .filter(|(p, _)| !judged.iter().any(|j| j.digest == p.manifest))
+            .map(|(p, _)| p.platform.to_string())
+            .collect()
+    };
+    if !unjudged.is_empty() {
+        ctx.printer.warn(&format!(
+            "--report covers {} of {image} only: the verdict is recorded for {}, and none for the index {} ({} not scanned); promote needs a verdict for every platform",
+            judged
+                .iter()
+                .filter_map(|j| j.platform.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if judged.len() == 1 {
+                "that manifest"
+            } else {
+                "those manifests"
+            },
+            digest.short(),
+            unjudged.join(", ")
+        ));
+    }
     let mut records: Vec<ScanRecord> = judged.iter().map(|j| record_of(j, ended)).collect();
-    if multi {
-        // The verdict for the subject (the index) itself: promote looks at it first.
+    if multi && unjudged.is_empty() {
+        // The verdict for the subject (the index) itself, when every platform was judged:
+        // promote looks at it first.
         let scanner = judged
             .first()
             .map(|j| j.scanner.clone())
@@ -1211,6 +1369,12 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
             ));
         }
     }
+    if !unjudged.is_empty() {
+        markdown.push_str(&format!(
+            "\n> ⚠️ not scanned: {}; no verdict is recorded for the index\n",
+            unjudged.join(", ")
+        ));
+    }
     if !written.is_empty() {
         markdown.push_str(&format!("\n**SBOM**: {sbom_line}\n"));
     }
@@ -1245,6 +1409,7 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
             "blocking": j.outcome.blocking.len(),
         })).collect::<Vec<_>>(),
         "sboms": sbom_json,
+        "not_scanned": unjudged,
     });
     if !outcome.pass {
         ctx.publish_markdown(&markdown);
@@ -1280,7 +1445,19 @@ fn scan(ctx: &Context, args: &ScanSbomArgs) -> Result<StepReport, Failure> {
             ("sboms".into(), sbom_paths.join("\n")),
         ],
         markdown: Some(markdown),
-        human: Some(format!("pass {image_ref}")),
+        human: Some(if unjudged.is_empty() {
+            format!("pass {image_ref}")
+        } else {
+            format!(
+                "pass {} of {image_ref} (no verdict for the index: {} not scanned)",
+                judged
+                    .iter()
+                    .filter_map(|j| j.platform.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                unjudged.join(", ")
+            )
+        }),
         json: Some(json),
     })
 }
