@@ -25,9 +25,10 @@ slipway="$root/target/$profile/slipway"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mb=${BENCH_GATE_MB:-100}
-python3 - "$root/crates/slipway-scan/tests/fixtures/trivy" "$work/report.json" "$mb" <<'PY'
+digest=sha256:$(printf bench | sha256sum | cut -d' ' -f1)
+python3 - "$root/crates/slipway-scan/tests/fixtures/trivy" "$work/report.json" "$mb" "$digest" <<'PY'
 import json, os, sys
-src, out, mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+src, out, mb, digest = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 vulns = []
 for name in sorted(os.listdir(src)):
     try:
@@ -40,7 +41,9 @@ for name in sorted(os.listdir(src)):
         vulns.extend(r.get("Vulnerabilities") or [])
 assert vulns, "no findings in the fixtures"
 with open(out, "w") as f:
-    f.write('{"SchemaVersion":2,"ArtifactName":"bench","ArtifactType":"container_image","Results":[')
+    # The report names the image it is about (as Trivy's do), so the gate takes it for that digest.
+    f.write('{"SchemaVersion":2,"ArtifactName":"bench","ArtifactType":"container_image",'
+            '"Metadata":{"RepoDigests":["bench@' + digest + '"]},"Results":[')
     size, copy, first = 0, 0, True
     while size < mb * 1024 * 1024:
         chunk = []
@@ -58,7 +61,6 @@ PY
 size_mb=$(python3 -c "import os,sys; print(round(os.path.getsize(sys.argv[1]) / 1048576, 1))" "$work/report.json")
 findings=$(jq '[.Results[].Vulnerabilities[]] | length' "$work/report.json")
 cd "$work"
-digest=sha256:$(printf bench | sha256sum | cut -d' ' -f1)
 gate() {
   rm -f "$work/state.json"
   "$slipway" -q --state "$work/state.json" scan-sbom --digest "$digest" --report report.json \

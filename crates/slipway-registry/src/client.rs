@@ -244,6 +244,29 @@ pub(crate) enum Reauth<'a> {
     Done,
 }
 
+/// The system's trusted roots (DER), loaded once per process with rustls-native-certs (on
+/// Linux: `SSL_CERT_FILE` / `SSL_CERT_DIR` or the distribution's bundle and directory), as
+/// reqwest's default verifier would load them, but once: it loads them again for every HTTP
+/// client made (two per registry client), reading every file of `/etc/ssl/certs` each time,
+/// most of a re-push's time. `None` (reqwest's own loading) off Linux, where the platform's
+/// verifier is used, or when no root can be loaded.
+fn system_roots() -> Option<&'static [Vec<u8>]> {
+    static ROOTS: std::sync::OnceLock<Option<Vec<Vec<u8>>>> = std::sync::OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            if !cfg!(target_os = "linux") {
+                return None;
+            }
+            let loaded = rustls_native_certs::load_native_certs();
+            for e in &loaded.errors {
+                tracing::debug!("loading the system's CA roots: {e}");
+            }
+            let roots: Vec<Vec<u8>> = loaded.certs.iter().map(|c| c.to_vec()).collect();
+            (!roots.is_empty()).then_some(roots)
+        })
+        .as_deref()
+}
+
 impl Client {
     /// A client with `opts`. Fails when a CA file cannot be read.
     pub fn new(opts: ClientOptions) -> Result<Client, RegistryError> {
@@ -268,11 +291,33 @@ impl Client {
                 data: pem,
             });
         }
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .user_agent(opts.user_agent.clone())
             .connect_timeout(opts.connect_timeout)
-            .read_timeout(opts.read_timeout)
-            .tls_certs_merge(certs)
+            .read_timeout(opts.read_timeout);
+        // The system's roots, read once from its CA bundle file when there is one (see
+        // `system_roots`); otherwise reqwest's own loading of the native roots.
+        let system = system_roots();
+        let (builder, oci_only) = match system {
+            Some(roots) => {
+                let mut all: Vec<reqwest::Certificate> = roots
+                    .iter()
+                    .filter_map(|der| reqwest::Certificate::from_der(der).ok())
+                    .collect();
+                all.extend(certs);
+                let mut oci: Vec<oci_client::client::Certificate> = roots
+                    .iter()
+                    .map(|der| oci_client::client::Certificate {
+                        encoding: oci_client::client::CertificateEncoding::Der,
+                        data: der.clone(),
+                    })
+                    .collect();
+                oci.append(&mut oci_certs);
+                (builder.tls_certs_only(all), oci)
+            }
+            None => (builder.tls_certs_merge(certs), Vec::new()),
+        };
+        let http = builder
             .build()
             .map_err(|e| RegistryError::Options(format!("cannot set up HTTP client: {e}")))?;
         let oci = oci_client::Client::try_from(oci_client::client::ClientConfig {
@@ -280,6 +325,7 @@ impl Client {
                 opts.insecure_registries.clone(),
             ),
             extra_root_certificates: oci_certs,
+            tls_certs_only: oci_only,
             user_agent: "slipway",
             connect_timeout: Some(opts.connect_timeout),
             read_timeout: Some(opts.read_timeout),
