@@ -22,6 +22,12 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 use slipway_ci::{Ci, Env, Redactor};
 
+/// mimalloc for every binary: the scan gate builds and frees tens of thousands of small
+/// findings per report, where glibc's allocator (consolidating freed chunks) took a quarter of
+/// the time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use context::{Context, StepReport};
 pub use error::Failure;
 pub use printer::Printer;
