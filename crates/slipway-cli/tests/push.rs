@@ -305,6 +305,37 @@ fn push_round_trip(kind: RegistryKind) {
         rec.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
         ["v2"]
     );
+
+    // The repository holds the image already (so nothing under it is sent or checked again),
+    // but its tag v2 was moved to another image since: a re-push moves it back, and adds v3.
+    let mut c = p.skopeo("copy");
+    match p.reg.cert_dir() {
+        Some(d) => c.arg("--dest-cert-dir").arg(d),
+        None => c.arg("--dest-tls-verify=false"),
+    };
+    let out = c
+        .args(["-q", "--all"])
+        .arg(format!("docker://{}:v1", p.repo("team/app")))
+        .arg(format!("docker://{}:v2", p.repo("team/single")))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v2 = format!("{}:v2", p.repo("team/single"));
+    assert_eq!(p.remote_digest(&v2), index);
+    let r = p.push(&p.repo("team/single"), &["-t", "v2", "-t", "v3"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = json(&r);
+    assert_eq!(out["bytes_sent"], 0, "{out}");
+    assert_eq!(out["blobs_sent"], 0, "{out}");
+    assert_eq!(p.remote_digest(&v2), single);
+    assert_eq!(
+        p.remote_digest(&format!("{}:v3", p.repo("team/single"))),
+        single
+    );
 }
 
 #[test]

@@ -18,7 +18,7 @@ use crate::pull::{self, PulledImage};
 #[derive(Debug)]
 pub struct BlockingClient {
     client: Client,
-    rt: tokio::runtime::Runtime,
+    rt: Arc<tokio::runtime::Runtime>,
 }
 
 impl BlockingClient {
@@ -33,7 +33,17 @@ impl BlockingClient {
             let _guard = rt.enter();
             Client::new(opts)?
         };
-        Ok(BlockingClient { client, rt })
+        Ok(BlockingClient {
+            client,
+            rt: Arc::new(rt),
+        })
+    }
+
+    /// A blocking face of an existing `client` on an existing runtime `rt`: a command that
+    /// also copies asynchronously uses one client (one set of connections, tokens and TLS
+    /// roots) and one runtime for both. Call it from outside `rt`.
+    pub fn on(client: Client, rt: Arc<tokio::runtime::Runtime>) -> BlockingClient {
+        BlockingClient { client, rt }
     }
 
     /// The async client underneath.

@@ -135,7 +135,11 @@ impl std::fmt::Debug for Client {
 
 struct Inner {
     http: reqwest::Client,
-    oci: oci_client::Client,
+    /// oci-client, for its anonymous token handshake; made when first needed (it loads the
+    /// system's roots itself).
+    oci: std::sync::OnceLock<Result<oci_client::Client, String>>,
+    /// The `--ca-file` certificates (PEM), for `oci`.
+    ca_pems: Vec<Vec<u8>>,
     opts: ClientOptions,
     /// Authorization per (registry, the scopes it was asked for).
     auth: tokio::sync::Mutex<HashMap<(String, String), AuthValue>>,
@@ -246,10 +250,10 @@ pub(crate) enum Reauth<'a> {
 
 /// The system's trusted roots (DER), loaded once per process with rustls-native-certs (on
 /// Linux: `SSL_CERT_FILE` / `SSL_CERT_DIR` or the distribution's bundle and directory), as
-/// reqwest's default verifier would load them, but once: it loads them again for every HTTP
-/// client made (two per registry client), reading every file of `/etc/ssl/certs` each time,
-/// most of a re-push's time. `None` (reqwest's own loading) off Linux, where the platform's
-/// verifier is used, or when no root can be loaded.
+/// reqwest's default verifier would load them, but once and only when a TLS connection needs
+/// them: reqwest loads them for every HTTP client it makes, reading every file of
+/// `/etc/ssl/certs` each time, which was most of a re-push's time. `None` off Linux (where
+/// the platform's verifier is used) or when no root can be loaded.
 fn system_roots() -> Option<&'static [Vec<u8>]> {
     static ROOTS: std::sync::OnceLock<Option<Vec<Vec<u8>>>> = std::sync::OnceLock::new();
     ROOTS
@@ -267,11 +271,131 @@ fn system_roots() -> Option<&'static [Vec<u8>]> {
         .as_deref()
 }
 
+/// Verifies registries' certificates against the system's roots and the `--ca-file`s, as
+/// reqwest's `tls_certs_only` verifier does, but loads the roots at the first TLS handshake: a
+/// command that speaks only plain HTTP (`--insecure-registry` hosts) never reads them, and one
+/// that does reads them once.
+#[derive(Debug)]
+struct LazyRootsVerifier {
+    /// The `--ca-file` certificates.
+    extra: Vec<rustls::pki_types::CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    verifier: std::sync::OnceLock<Result<Arc<rustls::client::WebPkiServerVerifier>, rustls::Error>>,
+}
+
+impl LazyRootsVerifier {
+    fn webpki(&self) -> Result<&Arc<rustls::client::WebPkiServerVerifier>, rustls::Error> {
+        self.verifier
+            .get_or_init(|| {
+                let mut store = rustls::RootCertStore::empty();
+                if let Some(roots) = system_roots() {
+                    store.add_parsable_certificates(
+                        roots
+                            .iter()
+                            .map(|d| rustls::pki_types::CertificateDer::from(d.clone())),
+                    );
+                }
+                for c in &self.extra {
+                    store.add(c.clone())?;
+                }
+                rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(store),
+                    Arc::clone(&self.provider),
+                )
+                .build()
+                .map_err(|e| {
+                    rustls::Error::General(format!(
+                        "no CA roots to verify the registry's certificate with ({e}); \
+                         pass --ca-file"
+                    ))
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for LazyRootsVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.webpki()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The rustls configuration of the registry client: the lazy verifier, HTTP/1.1.
+fn tls_config(
+    extra: Vec<rustls::pki_types::CertificateDer<'static>>,
+) -> Result<rustls::ClientConfig, RegistryError> {
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    let verifier = LazyRootsVerifier {
+        extra,
+        provider: Arc::clone(&provider),
+        verifier: std::sync::OnceLock::new(),
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| RegistryError::Options(format!("cannot set up TLS: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 impl Client {
     /// A client with `opts`. Fails when a CA file cannot be read.
     pub fn new(opts: ClientOptions) -> Result<Client, RegistryError> {
         let mut certs = Vec::new();
-        let mut oci_certs = Vec::new();
+        let mut ders = Vec::new();
+        let mut ca_pems = Vec::new();
         for path in &opts.ca_files {
             let pem = std::fs::read(path).map_err(|e| {
                 RegistryError::Options(format!(
@@ -279,63 +403,39 @@ impl Client {
                     path.display()
                 ))
             })?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+            let not_pem = |e: &dyn std::fmt::Display| {
                 RegistryError::Options(format!(
                     "CA file `{}` (--ca-file) is not a PEM certificate: {e}",
                     path.display()
                 ))
-            })?;
+            };
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| not_pem(&e))?;
             certs.push(cert);
-            oci_certs.push(oci_client::client::Certificate {
-                encoding: oci_client::client::CertificateEncoding::Pem,
-                data: pem,
-            });
+            use rustls::pki_types::pem::PemObject as _;
+            for der in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+                ders.push(der.map_err(|e| not_pem(&e))?);
+            }
+            ca_pems.push(pem);
         }
         let builder = reqwest::Client::builder()
             .user_agent(opts.user_agent.clone())
             .connect_timeout(opts.connect_timeout)
             .read_timeout(opts.read_timeout);
-        // The system's roots, read once from its CA bundle file when there is one (see
-        // `system_roots`); otherwise reqwest's own loading of the native roots.
-        let system = system_roots();
-        let (builder, oci_only) = match system {
-            Some(roots) => {
-                let mut all: Vec<reqwest::Certificate> = roots
-                    .iter()
-                    .filter_map(|der| reqwest::Certificate::from_der(der).ok())
-                    .collect();
-                all.extend(certs);
-                let mut oci: Vec<oci_client::client::Certificate> = roots
-                    .iter()
-                    .map(|der| oci_client::client::Certificate {
-                        encoding: oci_client::client::CertificateEncoding::Der,
-                        data: der.clone(),
-                    })
-                    .collect();
-                oci.append(&mut oci_certs);
-                (builder.tls_certs_only(all), oci)
-            }
-            None => (builder.tls_certs_merge(certs), Vec::new()),
+        // On Linux the system's roots are read once per process, at the first TLS handshake
+        // (see `LazyRootsVerifier`); elsewhere the platform's verifier.
+        let builder = if cfg!(target_os = "linux") {
+            builder.use_preconfigured_tls(tls_config(ders)?)
+        } else {
+            builder.tls_certs_merge(certs)
         };
         let http = builder
             .build()
             .map_err(|e| RegistryError::Options(format!("cannot set up HTTP client: {e}")))?;
-        let oci = oci_client::Client::try_from(oci_client::client::ClientConfig {
-            protocol: oci_client::client::ClientProtocol::HttpsExcept(
-                opts.insecure_registries.clone(),
-            ),
-            extra_root_certificates: oci_certs,
-            tls_certs_only: oci_only,
-            user_agent: "slipway",
-            connect_timeout: Some(opts.connect_timeout),
-            read_timeout: Some(opts.read_timeout),
-            ..oci_client::client::ClientConfig::default()
-        })
-        .map_err(|e| RegistryError::Options(format!("cannot set up OCI client: {e}")))?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
-                oci,
+                oci: std::sync::OnceLock::new(),
+                ca_pems,
                 opts,
                 auth: tokio::sync::Mutex::new(HashMap::new()),
                 challenges: tokio::sync::Mutex::new(HashMap::new()),
@@ -343,6 +443,52 @@ impl Client {
                 retries: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// oci-client, made at its first use with the same roots and `--ca-file`s.
+    fn oci(&self) -> Result<&oci_client::Client, RegistryError> {
+        self.inner
+            .oci
+            .get_or_init(|| {
+                let mut certs: Vec<oci_client::client::Certificate> = self
+                    .inner
+                    .ca_pems
+                    .iter()
+                    .map(|pem| oci_client::client::Certificate {
+                        encoding: oci_client::client::CertificateEncoding::Pem,
+                        data: pem.clone(),
+                    })
+                    .collect();
+                let only = match system_roots() {
+                    Some(roots) => {
+                        let mut all: Vec<oci_client::client::Certificate> = roots
+                            .iter()
+                            .map(|der| oci_client::client::Certificate {
+                                encoding: oci_client::client::CertificateEncoding::Der,
+                                data: der.clone(),
+                            })
+                            .collect();
+                        all.append(&mut certs);
+                        all
+                    }
+                    None => Vec::new(),
+                };
+                let opts = &self.inner.opts;
+                oci_client::Client::try_from(oci_client::client::ClientConfig {
+                    protocol: oci_client::client::ClientProtocol::HttpsExcept(
+                        opts.insecure_registries.clone(),
+                    ),
+                    extra_root_certificates: certs,
+                    tls_certs_only: only,
+                    user_agent: "slipway",
+                    connect_timeout: Some(opts.connect_timeout),
+                    read_timeout: Some(opts.read_timeout),
+                    ..oci_client::client::ClientConfig::default()
+                })
+                .map_err(|e| format!("cannot set up OCI client: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| RegistryError::Options(e.clone()))
     }
 
     /// The options.
@@ -453,12 +599,19 @@ impl Client {
                 self.bearer(&token)
             }
             (None, Some(c)) => basic_auth(c),
-            // Anonymous: oci-client's handshake (an anonymous token, or nothing).
-            (None, None) => match self.anonymous_token(repo, op.push).await? {
-                Some(t) => self.bearer(&t),
+            // Anonymous: a registry that asks for no token (our probe, cached per registry)
+            // gets nothing; one that does, oci-client's handshake (an anonymous token).
+            (None, None) => match self.challenge(repo).await? {
                 None => AuthValue {
                     header: None,
                     bearer: false,
+                },
+                Some(_) => match self.anonymous_token(repo, op.push).await? {
+                    Some(t) => self.bearer(&t),
+                    None => AuthValue {
+                        header: None,
+                        bearer: false,
+                    },
                 },
             },
         };
@@ -497,15 +650,25 @@ impl Client {
                 .send()
                 .await
             {
-                Ok(resp) => break Challenge::from_headers(resp.headers()),
+                Ok(resp) => {
+                    break (
+                        Challenge::from_headers(resp.headers()),
+                        resp.status().is_success() || resp.status() == StatusCode::UNAUTHORIZED,
+                    );
+                }
                 Err(e) => self.retry_or_give_up(repo, &what, &backoff, e).await?,
             }
         };
-        self.inner
-            .challenges
-            .lock()
-            .await
-            .insert(registry, challenge.clone());
+        let (challenge, definite) = challenge;
+        // A busy or failing registry (429, 5xx) said nothing about how it authenticates: not
+        // remembered, and a 401 later still brings its challenge (see `send`).
+        if definite {
+            self.inner
+                .challenges
+                .lock()
+                .await
+                .insert(registry, challenge.clone());
+        }
         Ok(challenge)
     }
 
@@ -684,15 +847,13 @@ impl Client {
         } else {
             oci_client::RegistryOperation::Pull
         };
+        let oci = self.oci()?;
         let what = format!("authenticating to {}", repo.registry());
         let mut backoff = Backoff::new(self.inner.opts.retry);
         loop {
             backoff.start_attempt();
-            match tokio::time::timeout(
-                backoff.attempt_timeout(),
-                self.inner.oci.auth(&reference, &auth, op),
-            )
-            .await
+            match tokio::time::timeout(backoff.attempt_timeout(), oci.auth(&reference, &auth, op))
+                .await
             {
                 Ok(Ok(t)) => return Ok(t),
                 Ok(Err(oci_client::errors::OciDistributionError::AuthenticationFailure(msg))) => {
@@ -889,10 +1050,29 @@ impl Client {
         repo: &Repository,
         reference: &str,
     ) -> Result<Option<RemoteDescriptor>, RegistryError> {
+        self.head_manifest_as(repo, reference, false).await
+    }
+
+    /// [`Client::head_manifest`] with the authorization of a push to `repo` (one token for
+    /// the checks and the writes of a copy).
+    pub async fn head_manifest_for_push(
+        &self,
+        repo: &Repository,
+        reference: &str,
+    ) -> Result<Option<RemoteDescriptor>, RegistryError> {
+        self.head_manifest_as(repo, reference, true).await
+    }
+
+    async fn head_manifest_as(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        push: bool,
+    ) -> Result<Option<RemoteDescriptor>, RegistryError> {
         let url = format!("{}/manifests/{reference}", self.repo_url(repo));
         let op = Op {
             repo,
-            push: false,
+            push,
             what: format!("checking {repo}:{reference}"),
             also_pull: None,
         };

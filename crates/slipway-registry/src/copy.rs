@@ -216,6 +216,35 @@ pub async fn plan(source: &Source, items: &[CopyItem]) -> Result<Plan, RegistryE
     Ok(Plan { manifests, blobs })
 }
 
+/// The manifests and blobs reachable from some roots of a plan (digests).
+#[derive(Debug, Default)]
+struct Reach {
+    manifests: HashSet<String>,
+    blobs: HashSet<String>,
+}
+
+impl Reach {
+    fn walk(&mut self, plan: &Plan, root: &str) {
+        let mut stack = vec![root.to_owned()];
+        while let Some(d) = stack.pop() {
+            match plan
+                .manifests
+                .iter()
+                .find(|(_, m)| m.digest.to_string() == d)
+            {
+                Some((_, m)) => {
+                    if self.manifests.insert(d) {
+                        stack.extend(m.children().iter().map(|c| c.digest().to_string()));
+                    }
+                }
+                None => {
+                    self.blobs.insert(d);
+                }
+            }
+        }
+    }
+}
+
 enum BlobOutcome {
     Sent(u64),
     Mounted,
@@ -249,6 +278,36 @@ pub async fn copy_planned(
             ..TargetReport::default()
         })
         .collect();
+    // What each target holds already: an item whose root manifest is in a target repository
+    // is there whole (a registry takes a manifest only once everything it references is in
+    // that repository), so nothing under it is checked or sent again.
+    let mut present: Vec<Vec<bool>> = Vec::with_capacity(targets.len());
+    let mut needed: Vec<Reach> = Vec::with_capacity(targets.len());
+    for target in targets {
+        let here = match target {
+            Target::Remote { client, repo } => {
+                let checks = items.iter().map(|item| async {
+                    let digest = convert::descriptor_digest(&item.root)?;
+                    Ok::<bool, RegistryError>(
+                        client
+                            .head_manifest_for_push(repo, &digest.to_string())
+                            .await?
+                            .is_some_and(|d| d.digest == digest),
+                    )
+                });
+                futures_util::future::try_join_all(checks).await?
+            }
+            Target::Layout(_) => vec![false; items.len()],
+        };
+        let mut reach = Reach::default();
+        for (item, there) in items.iter().zip(&here) {
+            if !there {
+                reach.walk(plan, item.root.digest().as_ref());
+            }
+        }
+        present.push(here);
+        needed.push(reach);
+    }
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
     let mut set: JoinSet<Result<(usize, u64, BlobOutcome), RegistryError>> = JoinSet::new();
     let many = targets.len() > 1;
@@ -256,6 +315,11 @@ pub async fn copy_planned(
         for desc in &plan.blobs {
             let digest = convert::descriptor_digest(desc)?;
             let size = desc.size();
+            if !needed[ti].blobs.contains(&digest.to_string()) {
+                reports[ti].bytes_skipped += size;
+                reports[ti].blobs_skipped += 1;
+                continue;
+            }
             let (source, target, sem) = (source.clone(), target.clone(), sem.clone());
             let progress = opts.progress.clone();
             let task = if many {
@@ -321,15 +385,37 @@ pub async fn copy_planned(
         for (i, m) in &plan.manifests {
             let item = &items[*i];
             let is_root = m.digest.to_string() == item.root.digest().to_string();
+            let there = present[ti][*i];
+            if there && !is_root && !needed[ti].manifests.contains(&m.digest.to_string()) {
+                continue;
+            }
             let refs: Vec<String> = if is_root && !item.tags.is_empty() {
                 item.tags.clone()
+            } else if is_root && there {
+                Vec::new()
             } else {
                 vec![m.digest.to_string()]
             };
             match target {
                 Target::Remote { client, repo } => {
+                    let mut wrote = false;
                     for r in &refs {
+                        // A tag of an item that is there already moves only if it points
+                        // elsewhere.
+                        if there
+                            && is_root
+                            && client
+                                .head_manifest_for_push(repo, r)
+                                .await?
+                                .is_some_and(|d| d.digest == m.digest)
+                        {
+                            continue;
+                        }
                         client.put_manifest(repo, r, m).await?;
+                        wrote = true;
+                    }
+                    if !wrote {
+                        continue;
                     }
                 }
                 Target::Layout(l) => {

@@ -110,7 +110,10 @@ fn base_puller(
     let cfg = ctx.settings.config.config.push.clone().unwrap_or_default();
     let t = crate::commands::transfer::resolve(ctx, &args.transfer, cfg.transfer.as_ref())?;
     Ok(Some(crate::commands::base_puller::RegistryBasePuller {
-        client: slipway_registry::BlockingClient::new(t.client.options().clone())?,
+        client: slipway_registry::BlockingClient::on(
+            t.client,
+            std::sync::Arc::new(crate::commands::transfer::runtime()?),
+        ),
         jobs: t.jobs,
         progress: std::sync::Arc::new(ctx.progress()),
     }))

@@ -284,17 +284,22 @@ fn newest_push<'a>(
         })
 }
 
-fn registry_reader(client: &Client, repo: &Repository) -> Result<RegistrySource, Failure> {
-    Ok(RegistrySource::new(
-        BlockingClient::new(client.options().clone())?,
+/// A reader of `repo` through `client` on `rt` (the command's one client and runtime).
+fn registry_reader(
+    client: &Client,
+    rt: &Arc<tokio::runtime::Runtime>,
+    repo: &Repository,
+) -> RegistrySource {
+    RegistrySource::new(
+        BlockingClient::on(client.clone(), Arc::clone(rt)),
         repo.clone(),
-    ))
+    )
 }
 
 /// Copies an image with its signatures and attestations from one repository to targets.
 struct TargetCopy<'a> {
     ctx: &'a Context,
-    rt: &'a tokio::runtime::Runtime,
+    rt: &'a Arc<tokio::runtime::Runtime>,
     client: &'a Client,
     opts: &'a CopyOptions,
     /// Where union cosign manifests are written.
@@ -314,7 +319,7 @@ impl TargetCopy<'_> {
         image: &CopyItem,
         arts: &[CopyItem],
     ) -> Result<TargetReport, Failure> {
-        let there = registry_reader(self.client, repo)?;
+        let there = registry_reader(self.client, self.rt, repo);
         let mut items = Vec::new();
         let mut merged = Vec::new();
         for a in arts {
@@ -340,7 +345,7 @@ impl TargetCopy<'_> {
         let mut report = TargetReport::default();
         if !merged.is_empty() {
             let (_, r) = self.rt.block_on(copy::copy(
-                &Source::Layout(self.scratch.layout().clone()),
+                &Source::Layout(self.scratch.layout()?.clone()),
                 std::slice::from_ref(&target),
                 &merged,
                 self.opts,
@@ -463,7 +468,7 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
             None => None,
         };
     let t = transfer::resolve(ctx, &args.transfer, cfg.transfer.as_ref())?;
-    let rt = transfer::runtime()?;
+    let rt = Arc::new(transfer::runtime()?);
     let client = t.client.clone();
     let (source_repo, digest) = match &source_ref {
         Some(r) => {
@@ -583,8 +588,8 @@ fn promote(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure> {
         jobs: t.jobs,
         progress: Arc::new(ctx.progress()),
     };
-    let scratch = cosign_tags::Scratch::new()?;
-    let from = registry_reader(&client, &source_repo)?;
+    let scratch = cosign_tags::Scratch::new();
+    let from = registry_reader(&client, &rt, &source_repo);
     let copy = TargetCopy {
         ctx,
         rt: &rt,
@@ -750,7 +755,7 @@ fn plan_text(
 /// Moves the tags of a rollback plan.
 struct Rollback<'a> {
     ctx: &'a Context,
-    rt: &'a tokio::runtime::Runtime,
+    rt: &'a Arc<tokio::runtime::Runtime>,
     client: &'a Client,
     opts: &'a CopyOptions,
     /// The promotion's source, where a digest missing from a target is copied from.
@@ -824,8 +829,8 @@ impl Rollback<'_> {
         let mut digests = vec![restore.clone()];
         digests.extend(children(&m));
         let arts = rt.block_on(remote_artifacts(client, src, &digests))?;
-        let scratch = cosign_tags::Scratch::new()?;
-        let from = registry_reader(client, src)?;
+        let scratch = cosign_tags::Scratch::new();
+        let from = registry_reader(client, rt, src);
         let source = Source::Remote {
             client: client.clone(),
             repo: src.clone(),
@@ -915,7 +920,7 @@ fn rollback_cmd(ctx: &Context, args: &PromoteArgs) -> Result<StepReport, Failure
             .with_hint("a rollback undoes a promotion recorded in this state file")
     })?;
     let t = transfer::resolve(ctx, &args.transfer, cfg.transfer.as_ref())?;
-    let rt = transfer::runtime()?;
+    let rt = Arc::new(transfer::runtime()?);
     let client = t.client.clone();
     // Each digest to go back to must still pass the gates.
     let restores = restores_of(&plan);

@@ -241,11 +241,13 @@ fn push(ctx: &Context, args: &PushArgs) -> Result<StepReport, Failure> {
     }
     let arts = artifacts(&chosen.layout, &chosen.root)?;
     let t = transfer::resolve(ctx, &args.transfer, cfg.transfer.as_ref())?;
+    // One runtime and one client for the whole push.
+    let rt = Arc::new(transfer::runtime()?);
     // Signatures and attestations others already put on the target are kept: each cosign tag
     // gets the union of theirs and ours (see cosign_tags).
-    let scratch = cosign_tags::Scratch::new()?;
+    let scratch = cosign_tags::Scratch::new();
     let remote = RegistrySource::new(
-        BlockingClient::new(t.client.options().clone())?,
+        BlockingClient::on(t.client.clone(), Arc::clone(&rt)),
         repo.clone(),
     );
     let local = LayoutSource::new(chosen.layout.clone());
@@ -274,7 +276,6 @@ fn push(ctx: &Context, args: &PushArgs) -> Result<StepReport, Failure> {
         tags: plan.tags.iter().map(|t| t.to_string()).collect(),
     });
     let progress: Arc<dyn slipway_types::Progress> = Arc::new(ctx.progress());
-    let rt = transfer::runtime()?;
     let target = Target::Remote {
         client: t.client.clone(),
         repo: repo.clone(),
@@ -292,7 +293,7 @@ fn push(ctx: &Context, args: &PushArgs) -> Result<StepReport, Failure> {
     let mut report = TargetReport::default();
     if !merged.is_empty() {
         let (_, r) = rt.block_on(copy::copy(
-            &Source::Layout(scratch.layout().clone()),
+            &Source::Layout(scratch.layout()?.clone()),
             std::slice::from_ref(&target),
             &merged,
             &opts,

@@ -113,7 +113,8 @@ fn registry_target(
 ) -> Result<VerifyTarget, Failure> {
     let cfg = ctx.settings.config.config.push.clone().unwrap_or_default();
     let t = transfer::resolve(ctx, &args.transfer, cfg.transfer.as_ref())?;
-    let client = BlockingClient::new(t.client.options().clone())?;
+    let rt = std::sync::Arc::new(transfer::runtime()?);
+    let client = BlockingClient::on(t.client, rt);
     let desc = client.resolve(reference)?;
     let source = RegistrySource::new(client, reference.repository().clone());
     let manifest = source.manifest_by_digest(&desc.digest)?;

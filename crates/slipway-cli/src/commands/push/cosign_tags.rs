@@ -63,26 +63,31 @@ pub fn union(existing: &[Layer], ours: &[Layer]) -> Option<Vec<Layer>> {
 }
 
 /// Scratch space for union manifests (removed on drop).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Scratch {
-    _dir: tempfile::TempDir,
-    layout: Layout,
+    made: std::sync::OnceLock<(tempfile::TempDir, Layout)>,
 }
 
 impl Scratch {
-    /// A fresh empty layout in a temporary directory.
-    pub fn new() -> Result<Scratch, Failure> {
+    /// A scratch layout, made in a temporary directory when first needed (most pushes write
+    /// no union).
+    pub fn new() -> Scratch {
+        Scratch {
+            made: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The layout the union manifests are written to.
+    pub fn layout(&self) -> Result<&Layout, Failure> {
+        if let Some((_, layout)) = self.made.get() {
+            return Ok(layout);
+        }
         let dir = tempfile::Builder::new()
             .prefix("slipway-cosign-")
             .tempdir()
             .map_err(|e| Failure::external(format!("cannot create a temporary directory: {e}")))?;
         let layout = Layout::create(dir.path().join("oci"))?;
-        Ok(Scratch { _dir: dir, layout })
-    }
-
-    /// The layout the union manifests are written to.
-    pub fn layout(&self) -> &Layout {
-        &self.layout
+        Ok(&self.made.get_or_init(|| (dir, layout)).1)
     }
 }
 
@@ -113,7 +118,7 @@ pub fn decide(
     match union(&theirs.layers, &mine.layers) {
         None => Ok(Decision::Kept),
         Some(layers) => {
-            let desc = cosign::write(scratch.layout(), &subject, kind, &layers)?;
+            let desc = cosign::write(scratch.layout()?, &subject, kind, &layers)?;
             Ok(Decision::Union(Box::new(CopyItem {
                 root: desc,
                 tags: vec![tag.to_owned()],
