@@ -122,6 +122,9 @@ pub struct LayerBlob {
     pub diff_id: Digest,
     /// Media type.
     pub media_type: &'static str,
+    /// The sha256 and size of each file copied from the build machine (image path, as
+    /// written into the layer: hashed while it streamed, not read a second time).
+    pub files: Vec<(String, Digest, u64)>,
 }
 
 /// Writes `spec` as a compressed tar layer into `layout`; `mtime` is every entry's time.
@@ -158,6 +161,7 @@ pub fn write_layer(
     let hashing = HashingWriter::new(encoder);
     let mut tar = tar::Builder::new(hashing);
     tar.mode(tar::HeaderMode::Deterministic);
+    let mut files = Vec::new();
     for e in spec.entries() {
         let mut h = tar::Header::new_gnu();
         h.set_mode(e.mode);
@@ -187,17 +191,19 @@ pub fn write_layer(
                     .len();
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(len);
-                let reader = ProgressReader {
-                    inner: f,
+                let mut reader = ProgressReader {
+                    inner: slipway_oci::digest::HashingReader::new(f),
                     progress,
                     task,
                 };
-                tar.append_data(&mut h, &e.path, reader)
+                tar.append_data(&mut h, &e.path, &mut reader)
                     .map_err(|source| BuildError::Io {
                         action: "cannot add a file to a layer".into(),
                         path: src.clone(),
                         source,
                     })?;
+                let (digest, read) = reader.inner.finish();
+                files.push((e.path.clone(), digest, read));
             }
             EntryKind::Bytes(b) => {
                 h.set_entry_type(tar::EntryType::Regular);
@@ -228,6 +234,7 @@ pub fn write_layer(
         size,
         diff_id,
         media_type: compression.media_type(),
+        files,
     })
 }
 

@@ -325,7 +325,7 @@ pub fn build_image(
     tracing::debug!(image = %spec.name, elapsed = ?started.elapsed(), "binaries ready");
     let mut manifests = Vec::new();
     let mut platforms = BTreeMap::new();
-    for bin in binaries {
+    for mut bin in binaries {
         let p = bin.platform.clone();
         let pb = base.for_platform(&p)?;
         base.copy_layers(&pb, layout)?;
@@ -364,6 +364,14 @@ pub fn build_image(
             opts.progress,
             &task,
         )?;
+        // The program's hash and size as they went into the layer.
+        match blob.files.iter().find(|(path, ..)| *path == program) {
+            Some((_, digest, size)) => {
+                bin.sha256 = digest.clone();
+                bin.size = *size;
+            }
+            None => bin = builder::finish(&bin.platform, bin.path, bin.toolchain)?,
+        }
         let cfg = image::config(&p, &pb, &spec.runtime, &blob, &rfc3339(opts.epoch));
         let ann = annotations(spec, opts, &base, pb.manifest_digest.as_ref());
         let (m, cfg_digest) = image::manifest(layout, &pb, &cfg, &blob, &ann)?;

@@ -1592,3 +1592,57 @@ fn registry_base_is_pulled_for_the_platforms_built_and_an_unreachable_one_exits_
     assert!(r.stderr.contains(&gone), "{}", r.stderr);
     assert_nothing_left(&proj2, "unreachable base");
 }
+
+/// Prebuilt binaries are read once, as they stream into the layer: the state records the sha256
+/// and size of exactly the file the image holds, per platform.
+#[test]
+fn prebuilt_binaries_are_recorded_with_the_hash_of_what_the_layer_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path();
+    for (arch, n) in [("amd64", 3_000_000), ("arm64", 5)] {
+        let mut bytes = b"\x7fELF".to_vec();
+        bytes.extend((0..n).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+        std::fs::write(proj.join(format!("tool-linux-{arch}")), bytes).unwrap();
+    }
+    let r = run(build_cmd("slipway-build", proj).args([
+        "--name",
+        "tool",
+        "--binary",
+        "tool-{os}-{arch}",
+        "--platform",
+        "linux/amd64,linux/arm64",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let state = read_json(&proj.join(".slipway/state.json"));
+    let layout = proj.join(".slipway/oci");
+    for arch in ["amd64", "arm64"] {
+        let platform = format!("linux/{arch}");
+        let p = &state["images"]["tool"]["platforms"][&platform];
+        let file = std::fs::read(proj.join(format!("tool-linux-{arch}"))).unwrap();
+        assert_eq!(
+            p["binaries"][0]["sha256"],
+            sha256_digest(&file),
+            "{platform}"
+        );
+        assert_eq!(p["binaries"][0]["size"], file.len(), "{platform}");
+        // The same bytes, as GNU tar reads them back out of the image's (last) layer.
+        let manifest = p["manifest"]["digest"].as_str().unwrap();
+        let m = read_json(&layout.join("blobs/sha256").join(&manifest[7..]));
+        let layer = m["layers"].as_array().unwrap().last().unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let out = Command::new("tar")
+            .arg("-xzOf")
+            .arg(layout.join("blobs/sha256").join(&layer[7..]))
+            .arg("usr/local/bin/tool")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, file, "{platform}");
+    }
+}

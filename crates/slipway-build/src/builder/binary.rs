@@ -4,7 +4,7 @@ use std::path::Path;
 
 use slipway_types::Platform;
 
-use super::{Built, finish};
+use super::{Built, unhashed};
 use crate::BuildError;
 
 /// The path for `platform` from `template` (`{os}`, `{arch}`, `{variant}`), relative to `base`.
@@ -36,7 +36,9 @@ pub fn collect(
                     ),
                 });
             }
-            finish(p, path, None)
+            // Hashed as it streams into the layer: read once, and the state records exactly
+            // the bytes the image holds.
+            unhashed(p, path)
         })
         .collect()
 }

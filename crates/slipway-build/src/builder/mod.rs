@@ -91,6 +91,25 @@ pub(crate) fn check_executable(
     })
 }
 
+/// A prebuilt file, not read yet: its `sha256` is that of the empty input until the layer
+/// it goes into is written, which hashes it while streaming it and sets `sha256` and `size`
+/// (see `build_image`).
+pub(crate) fn unhashed(platform: &Platform, path: PathBuf) -> Result<Built, BuildError> {
+    let size = std::fs::metadata(&path)
+        .map_err(crate::error::io_error(
+            "cannot read the prebuilt binary",
+            &path,
+        ))?
+        .len();
+    Ok(Built {
+        platform: platform.clone(),
+        path,
+        sha256: slipway_oci::digest::sha256(b""),
+        size,
+        toolchain: None,
+    })
+}
+
 /// Hashes a built file.
 pub(crate) fn finish(
     platform: &Platform,
