@@ -8,6 +8,8 @@
 #                                       repository (skopeo's blob-info cache removed before each);
 #                                       the two run interleaved, so drift hits both alike
 #   BENCH push.speedup_vs_skopeo        skopeo / slipway (target >= 1.5)
+#   BENCH push.registry_cpu_seconds     median CPU time the registry itself spends on one of
+#                                       slipway's first pushes (what bounds both tools)
 #   BENCH push.repush_speedup           median first push to a fresh repository / median re-push
 #                                       of the unchanged image (target >= 10)
 #   BENCH promote.same_registry_seconds promote within the registry (mounts; target <= 0.2)
@@ -54,11 +56,18 @@ skopeo_push() {
   skopeo copy -q --dest-tls-verify=false oci:.slipway/oci:app "docker://$host/skopeo-$n/app:v1" >/dev/null
 }
 # Interleaved: slipway, skopeo, slipway, skopeo, ... (machine drift lands on both).
+# The registry's own CPU time (user + system, from /proc) during each of slipway's pushes.
+reg_pid=$(cat "$work/reg/pid")
+reg_ticks() { awk '{print $14 + $15}' "/proc/$reg_pid/stat"; }
+ticks=$(getconf CLK_TCK)
 ours_times=()
 theirs_times=()
+reg_cpu=()
 for ((i = 0; i < ${BENCH_RUNS:-5}; i++)); do
+  t0=$(reg_ticks)
   bench_time slipway_push
   ours_times+=("$last_time")
+  reg_cpu+=("$(echo "scale=3; ($(reg_ticks) - $t0) / $ticks" | bc -l)")
   bench_time skopeo_push
   theirs_times+=("$last_time")
 done
@@ -67,6 +76,7 @@ theirs=$(bench_median_of "${theirs_times[@]}")
 bench_report push.slipway_seconds "$ours"
 bench_report push.skopeo_seconds "$theirs"
 bench_report push.speedup_vs_skopeo "$(bench_ratio "$theirs" "$ours")"
+bench_report push.registry_cpu_seconds "$(bench_median_of "${reg_cpu[@]}")"
 
 # Re-push: the same repository again and again, against the median first push (the fresh
 # repositories above are exactly first pushes of this image).
