@@ -948,6 +948,28 @@ fn bad_input_is_named_with_the_right_exit_code() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("--ca-file"), "{}", r.stderr);
     assert!(p.state().pushes.is_empty());
+
+    // A machine whose system trust store cannot be read at all: a TLS failure that says so
+    // (not retried as an unreachable registry), and the registry's CA given with --ca-file
+    // is then enough.
+    let empty = p.path().join("no-certs");
+    std::fs::create_dir_all(&empty).unwrap();
+    let no_roots = |c: &mut Command| {
+        c.env("SSL_CERT_FILE", empty.join("none.pem"))
+            .env("SSL_CERT_DIR", &empty);
+    };
+    let mut c = p.slipway();
+    no_roots(&mut c);
+    let r = run(c.args(["push", "--to", &repo, "--retries", "3"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("TLS connection"), "{}", r.stderr);
+    assert!(r.stderr.contains("no CA roots"), "{}", r.stderr);
+    assert!(r.stderr.contains("--ca-file"), "{}", r.stderr);
+    assert!(!r.stderr.contains("retry"), "not retried: {}", r.stderr);
+    let mut c = p.slipway();
+    no_roots(&mut c);
+    let r = run(c.args(["push", "--to", &repo]).args(p.reg_flags()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
 #[test]

@@ -283,6 +283,26 @@ struct LazyRootsVerifier {
     verifier: std::sync::OnceLock<Result<Arc<rustls::client::WebPkiServerVerifier>, rustls::Error>>,
 }
 
+/// No CA root could be loaded from the system and no `--ca-file` was given.
+struct NoRoots;
+
+impl std::fmt::Debug for NoRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "no CA roots: none could be loaded from the system (SSL_CERT_FILE, SSL_CERT_DIR) \
+             and no --ca-file was given",
+        )
+    }
+}
+
+impl std::fmt::Display for NoRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::error::Error for NoRoots {}
+
 impl LazyRootsVerifier {
     fn webpki(&self) -> Result<&Arc<rustls::client::WebPkiServerVerifier>, rustls::Error> {
         self.verifier
@@ -303,10 +323,11 @@ impl LazyRootsVerifier {
                     Arc::clone(&self.provider),
                 )
                 .build()
-                .map_err(|e| {
-                    rustls::Error::General(format!(
-                        "no CA roots to verify the registry's certificate with ({e}); \
-                         pass --ca-file"
+                .map_err(|_| {
+                    // An invalid-certificate error, so it is reported as a TLS failure (not
+                    // retried; the hint names --ca-file).
+                    rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
+                        rustls::OtherError(Arc::new(NoRoots)),
                     ))
                 })
             })
