@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::{build_cmd, copy_example, read_json, run, tool_ok};
+use common::{build_cmd, copy_example, output_ok, read_json, run, tool_ok};
 use slipway_test::{Registry, check_jsonschema, sha256_digest, state_schema, tool};
 
 fn index_digest(ex: &Path, image: &str) -> String {
@@ -1632,17 +1632,12 @@ fn prebuilt_binaries_are_recorded_with_the_hash_of_what_the_layer_holds() {
             .as_str()
             .unwrap()
             .to_owned();
-        let out = Command::new("tar")
-            .arg("-xzOf")
-            .arg(layout.join("blobs/sha256").join(&layer[7..]))
-            .arg("usr/local/bin/tool")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let extracted = output_ok(
+            Command::new("tar")
+                .arg("-xzOf")
+                .arg(layout.join("blobs/sha256").join(&layer[7..]))
+                .arg("usr/local/bin/tool"),
         );
-        assert_eq!(out.stdout, file, "{platform}");
+        assert_eq!(extracted, file, "{platform}");
     }
 }

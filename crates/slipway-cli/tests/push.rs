@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Run, cmd, run};
+use common::{Run, cmd, output_ok, run};
 use serde_json::Value;
 use slipway_state::{ScanRecord, SeverityCounts, State, StateFile, Verdict};
 use slipway_test::{Fault, FaultAction, FaultProxy, Registry, RegistryKind, sha256_digest, tool};
@@ -151,32 +151,16 @@ impl Project {
 
     /// The sha256 of what the registry serves for `reference` (skopeo inspect --raw).
     fn remote_digest(&self, reference: &str) -> String {
-        let out = self
-            .skopeo("inspect")
-            .arg("--raw")
-            .arg(format!("docker://{reference}"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "skopeo inspect {reference}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        sha256_digest(&out.stdout)
+        sha256_digest(&output_ok(
+            self.skopeo("inspect")
+                .arg("--raw")
+                .arg(format!("docker://{reference}")),
+        ))
     }
 
     fn tags(&self, repo: &str) -> Vec<String> {
-        let out = self
-            .skopeo("list-tags")
-            .arg(format!("docker://{repo}"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = output_ok(self.skopeo("list-tags").arg(format!("docker://{repo}")));
+        let v: Value = serde_json::from_slice(&out).unwrap();
         v["Tags"]
             .as_array()
             .unwrap()
@@ -313,16 +297,10 @@ fn push_round_trip(kind: RegistryKind) {
         Some(d) => c.arg("--dest-cert-dir").arg(d),
         None => c.arg("--dest-tls-verify=false"),
     };
-    let out = c
-        .args(["-q", "--all"])
-        .arg(format!("docker://{}:v1", p.repo("team/app")))
-        .arg(format!("docker://{}:v2", p.repo("team/single")))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    output_ok(
+        c.args(["-q", "--all"])
+            .arg(format!("docker://{}:v1", p.repo("team/app")))
+            .arg(format!("docker://{}:v2", p.repo("team/single"))),
     );
     let v2 = format!("{}:v2", p.repo("team/single"));
     assert_eq!(p.remote_digest(&v2), index);

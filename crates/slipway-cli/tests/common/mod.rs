@@ -154,17 +154,20 @@ pub fn read_json(path: &Path) -> serde_json::Value {
 
 /// Runs a tool from the test tools, asserting success; returns stdout.
 pub fn tool_ok(name: &str, args: &[&str]) -> String {
-    let out = Command::new(slipway_test::tool(name))
-        .args(args)
-        .output()
-        .unwrap();
+    String::from_utf8(output_ok(Command::new(slipway_test::tool(name)).args(args))).unwrap()
+}
+
+/// Runs `c` (a third-party tool: skopeo, tar, ...) and returns its stdout; a failure fails the
+/// test with the command and everything it printed.
+pub fn output_ok(c: &mut Command) -> Vec<u8> {
+    let out = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));
     assert!(
         out.status.success(),
-        "{name} {args:?} failed:\n{}{}",
+        "{c:?} failed:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    out.stdout
 }
 
 /// A `--file SRC:DST` argument for a file of this machine: copied into the project `dir` first,
