@@ -414,7 +414,6 @@ fn tls_config(
 impl Client {
     /// A client with `opts`. Fails when a CA file cannot be read.
     pub fn new(opts: ClientOptions) -> Result<Client, RegistryError> {
-        let mut certs = Vec::new();
         let mut ders = Vec::new();
         let mut ca_pems = Vec::new();
         for path in &opts.ca_files {
@@ -430,12 +429,14 @@ impl Client {
                     path.display()
                 ))
             };
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| not_pem(&e))?;
-            certs.push(cert);
             use rustls::pki_types::pem::PemObject as _;
-            for der in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
-                ders.push(der.map_err(|e| not_pem(&e))?);
+            let found = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| not_pem(&e))?;
+            if found.is_empty() {
+                return Err(not_pem(&"it holds no CERTIFICATE block"));
             }
+            ders.extend(found);
             ca_pems.push(pem);
         }
         let builder = reqwest::Client::builder()
@@ -447,6 +448,11 @@ impl Client {
         let builder = if cfg!(target_os = "linux") {
             builder.use_preconfigured_tls(tls_config(ders)?)
         } else {
+            let certs = ders
+                .iter()
+                .map(|d| reqwest::Certificate::from_der(d))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| RegistryError::Options(format!("a --ca-file certificate: {e}")))?;
             builder.tls_certs_merge(certs)
         };
         let http = builder
@@ -1772,6 +1778,39 @@ mod tests {
         .unwrap();
         let repo: Repository = repo.parse().unwrap();
         client.check_realm(&repo, realm, &Url::parse(realm).unwrap())
+    }
+
+    #[test]
+    fn ca_files_must_hold_pem_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = |path: PathBuf| {
+            Client::new(ClientOptions {
+                ca_files: vec![path],
+                ..ClientOptions::default()
+            })
+        };
+        // A real bundle (the distribution's, every certificate in it) is taken.
+        assert!(with("/etc/ssl/certs/ca-certificates.crt".into()).is_ok());
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "no certificate here\n").unwrap();
+        let e = with(text.clone()).unwrap_err().to_string();
+        assert!(e.contains("notes.txt") && e.contains("--ca-file"), "{e}");
+        assert!(e.contains("holds no CERTIFICATE block"), "{e}");
+        let broken = dir.path().join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\n!!not base64!!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let e = with(broken).unwrap_err().to_string();
+        assert!(
+            e.contains("broken.pem") && e.contains("not a PEM certificate"),
+            "{e}"
+        );
+        let e = with(dir.path().join("missing.pem"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot read CA file"), "{e}");
     }
 
     #[test]
